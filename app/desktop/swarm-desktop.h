@@ -1,0 +1,17 @@
+/* swarm-desktop.h: the app without a subcommand */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Runs swarm-proxy as started with no subcommand: the GTK app when a display
+ * is there and the build has it, otherwise (or with `no_gui`) the headless
+ * share from the saved settings and keyring.  Returns the exit status.
+ * `argv` is what is left after the global options were parsed. */
+int swarm_desktop_main (int       argc,
+                        char    **argv,
+                        gboolean  no_gui,
+                        gboolean  json);
+
+G_END_DECLS
