@@ -42,7 +42,7 @@ typedef struct {
   gboolean            is_connect;    /* CONNECT authority-form, else absolute-form */
   char               *method;
   SoupHTTPVersion     version;
-  char               *host;          /* DNS name or address; IPv6 without brackets */
+  char               *host;          /* lowercase DNS name or address, IPv6 without brackets */
   guint16             port;
   char               *path_and_query;  /* origin-form target for upstream, "/" at least */
   SoupMessageHeaders *headers;
@@ -50,25 +50,42 @@ typedef struct {
   goffset             content_length;
   gboolean            keep_alive;    /* the worker connection may carry another request */
   gboolean            expect_continue;
+  char              **field_names;   /* header names as sent, in arrival order, NULL-terminated
+                                        or NULL; the upstream head keeps this order because
+                                        SoupMessageHeaders lists common headers first */
 } SwarmHttpRequest;
 
 /* Parses a complete request head (as found by swarm_http_find_head_end) with
- * soup_headers_parse_request().  Rejects with SWARM_HTTP_ERROR_BAD_REQUEST:
- * a malformed line or header, a target that is neither absolute-form http://
- * nor a CONNECT authority, a bad port, Content-Length together with
- * Transfer-Encoding, differing Content-Length values, or a transfer coding
- * other than chunked. */
+ * soup_headers_parse_request().
+ *
+ * Rejects with SWARM_HTTP_ERROR_BAD_REQUEST:
+ * - a malformed line or header, including folded lines and whitespace before
+ *   a colon, which libsoup alone would skip;
+ * - a version other than HTTP/1.0 or HTTP/1.1, or an Expect other than
+ *   100-continue;
+ * - a malformed target, user information in the target, or a bad port;
+ * - several Host headers;
+ * - Content-Length together with Transfer-Encoding, differing Content-Length
+ *   values, a transfer coding other than chunked, or a Connection header
+ *   that names Content-Length, Transfer-Encoding or Host.
+ * Rejects with SWARM_HTTP_ERROR_NOT_IMPLEMENTED an origin-form or "*" target
+ * and every scheme other than http://, https:// included because it needs
+ * CONNECT.  Rejects with SWARM_HTTP_ERROR_HEAD_TOO_LARGE a head larger than
+ * SWARM_HTTP_MAX_HEAD. */
 SwarmHttpRequest *swarm_http_request_parse (const char  *head,
                                             gsize        length,
                                             GError     **error);
 void              swarm_http_request_free  (SwarmHttpRequest *request);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SwarmHttpRequest, swarm_http_request_free)
 
-/* Builds the head that goes to the target for an absolute-form request:
- * origin-form request line with the worker's HTTP version, the worker's
- * headers in order without Proxy-Authorization, Proxy-Connection, Keep-Alive
- * and the headers that Proxy-Connection names, and a Host header (added when
- * missing).  The result ends with the empty line. */
+/* Builds the head that goes to the target for an absolute-form request.  It
+ * has an origin-form request line with the worker's HTTP version, then the
+ * worker's headers in order.  Proxy-Authorization, Proxy-Authenticate,
+ * Proxy-Connection, Keep-Alive, Upgrade and the headers that Connection or
+ * Proxy-Connection name stay behind, but Connection itself goes along.  Host
+ * carries the request target's host, and its port when that is not 80.  It
+ * takes the place of the worker's Host, or comes first when the worker sent
+ * none.  The result ends with the empty line. */
 GBytes *swarm_http_request_build_upstream_head (SwarmHttpRequest *request);
 
 typedef enum {
@@ -98,12 +115,18 @@ typedef struct {
   SwarmHttpBodyKind body_kind;
   goffset           content_length;
   gboolean          keep_alive;     /* FALSE with Connection: close, HTTP/1.0 without keep-alive,
-                                       or a body that ends with the connection */
+                                       a body that ends with the connection, or a chunked
+                                       body that also carries Content-Length */
 } SwarmHttpResponseInfo;
 
 /* Parses a complete response head from the target and works out how its body
  * is framed.  `request_method` matters because responses to HEAD, and 1xx,
- * 204 and 304 responses, have no body whatever their headers say. */
+ * 204 and 304 responses, have no body whatever their headers say.  After a
+ * 1xx response such as 100 Continue the target sends another head.  Fails
+ * with SWARM_HTTP_ERROR_BAD_RESPONSE on a head that is not HTTP/1.x, a
+ * status outside 100-599, a malformed header line, a head over
+ * SWARM_HTTP_MAX_HEAD, or an invalid or conflicting Content-Length.  The
+ * method may be NULL. */
 gboolean swarm_http_response_parse (const char            *head,
                                     gsize                  length,
                                     const char            *request_method,
@@ -127,9 +150,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SwarmChunkedScanner, swarm_chunked_scanner_free)
 
 /* Feeds `length` bytes.  Returns how many of them belong to the body (all of
  * them unless the body ends inside this buffer) and sets `*finished` when the
- * body has ended.  Returns -1 with SWARM_HTTP_ERROR_BAD_REQUEST on a
- * malformed chunk size line or a chunk size or trailer line longer than
- * SWARM_HTTP_MAX_HEAD. */
+ * body has ended.  Once finished, it consumes nothing more.  Lines may end
+ * with CRLF or a bare LF.  Returns -1 with SWARM_HTTP_ERROR_BAD_REQUEST on a
+ * malformed chunk size line, chunk data longer than its size, a chunk size
+ * of 2^63 or more, or a chunk size or trailer line longer than
+ * SWARM_HTTP_MAX_HEAD, and again on every later call. */
 gssize swarm_chunked_scanner_feed (SwarmChunkedScanner  *scanner,
                                    const char           *data,
                                    gsize                 length,
