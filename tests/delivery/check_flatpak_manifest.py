@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 APP_ID = "io.github.swarmproxy.SwarmProxy"
 MIN_GNOME_RUNTIME = 47
@@ -38,10 +39,13 @@ def main():
         print("SKIP: flatpak-builder is not installed")
         return 77
 
+    # flatpak-builder creates its .flatpak-builder state folder in the
+    # working directory, so it runs in a scratch one.
     env = dict(os.environ, G_DEBUG="fatal-warnings")
-    result = subprocess.run(
-        ["flatpak-builder", "--show-manifest", manifest_path],
-        env=env, capture_output=True, text=True, check=False)
+    with tempfile.TemporaryDirectory(prefix="swarm-flatpak-") as scratch:
+        result = subprocess.run(
+            ["flatpak-builder", "--show-manifest", os.path.abspath(manifest_path)],
+            env=env, cwd=scratch, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         print(result.stdout + result.stderr)
         print(f"FAIL: flatpak-builder --show-manifest exited with {result.returncode}")
