@@ -70,9 +70,9 @@ is_forbidden_control (guchar c)
   return (c < 0x20 && c != '\t') || c == 0x7f;
 }
 
-/* Returns the length of the line that starts at `line`, without its "\n" or
- * "\r\n", and stores where the next line starts.  Fails on a bare CR or a
- * missing line end. */
+/* Finds the end of the line that starts at `line`.  Stores its length
+ * without "\n" or "\r\n", and where the next line starts.  Fails on a bare
+ * CR or a missing line end. */
 static gboolean
 split_line (const char  *line,
             const char  *end,
@@ -174,11 +174,15 @@ validate_head (const char  *head,
       colon = memchr (line, ':', line_length);
       if (colon == NULL || !is_token (line, colon - line))
         {
-          g_autofree char *excerpt = g_strndup (line, MIN (line_length, 40));
+          /* Only the first word goes into the message, because the rest of
+           * a malformed Proxy-Authorization line is a secret. */
+          gsize word_length = strcspn (line, " \t:\r\n");
+          g_autofree char *word = g_strndup (line, MIN (MIN (word_length, line_length), 40));
+          g_autofree char *escaped = g_strescape (word, NULL);
 
           g_set_error (error, SWARM_HTTP_ERROR, error_code,
-                       "Invalid header line \"%s\": expected a name, a colon and a value",
-                       excerpt);
+                       "Invalid header line starting with \"%s\": expected a name, a colon "
+                       "and a value", escaped);
           return FALSE;
         }
 
@@ -268,12 +272,16 @@ swarm_http_parse_authority (const char  *authority,
   gsize port_length = 0;
   gboolean is_ipv6;
   guint16 parsed_port = default_port;
+  g_autofree char *shown = NULL;
 
   g_return_val_if_fail (authority != NULL, FALSE);
   g_return_val_if_fail (host != NULL, FALSE);
   g_return_val_if_fail (port != NULL, FALSE);
 
   length = strlen (authority);
+
+  /* Error messages must be UTF-8, and the target may contain any byte. */
+  shown = g_utf8_make_valid (authority, -1);
 
   if (authority[0] == '[')
     {
@@ -283,7 +291,7 @@ swarm_http_parse_authority (const char  *authority,
         {
           g_set_error (error, SWARM_HTTP_ERROR, SWARM_HTTP_ERROR_BAD_REQUEST,
                        "Invalid authority \"%s\": missing \"]\" after the IPv6 address",
-                       authority);
+                       shown);
           return FALSE;
         }
 
@@ -299,7 +307,7 @@ swarm_http_parse_authority (const char  *authority,
       else if (close[1] != '\0')
         {
           g_set_error (error, SWARM_HTTP_ERROR, SWARM_HTTP_ERROR_BAD_REQUEST,
-                       "Invalid authority \"%s\": unexpected text after \"]\"", authority);
+                       "Invalid authority \"%s\": unexpected text after \"]\"", shown);
           return FALSE;
         }
     }
@@ -323,7 +331,7 @@ swarm_http_parse_authority (const char  *authority,
     {
       g_set_error (error, SWARM_HTTP_ERROR, SWARM_HTTP_ERROR_BAD_REQUEST,
                    "Invalid host in \"%s\": expected a host name, an IPv4 address "
-                   "or an IPv6 address in brackets", authority);
+                   "or an IPv6 address in brackets", shown);
       return FALSE;
     }
 
@@ -332,14 +340,14 @@ swarm_http_parse_authority (const char  *authority,
       if (!parse_port (port_text, port_length, &parsed_port))
         {
           g_set_error (error, SWARM_HTTP_ERROR, SWARM_HTTP_ERROR_BAD_REQUEST,
-                       "Invalid port in \"%s\": expected a number from 1 to 65535", authority);
+                       "Invalid port in \"%s\": expected a number from 1 to 65535", shown);
           return FALSE;
         }
     }
   else if (default_port == 0)
     {
       g_set_error (error, SWARM_HTTP_ERROR, SWARM_HTTP_ERROR_BAD_REQUEST,
-                   "Missing port in \"%s\": expected host:port", authority);
+                   "Missing port in \"%s\": expected host:port", shown);
       return FALSE;
     }
 
@@ -378,18 +386,19 @@ parse_absolute_target (SwarmHttpRequest  *request,
   gsize authority_length;
   g_autofree char *authority = NULL;
   const char *rest;
+  g_autofree char *shown = g_utf8_make_valid (target, -1);
 
   if (target[0] == '/' || strcmp (target, "*") == 0)
     {
       g_set_error (error, SWARM_HTTP_ERROR, SWARM_HTTP_ERROR_NOT_IMPLEMENTED,
-                   "This is a proxy and \"%s\" names no host: " TARGET_HINT, target);
+                   "This is a proxy and \"%s\" names no host: " TARGET_HINT, shown);
       return FALSE;
     }
 
   if (scheme_length == 0 || strncmp (target + scheme_length, "://", 3) != 0)
     {
       g_set_error (error, SWARM_HTTP_ERROR, SWARM_HTTP_ERROR_BAD_REQUEST,
-                   "Invalid request target \"%s\": " TARGET_HINT, target);
+                   "Invalid request target \"%s\": " TARGET_HINT, shown);
       return FALSE;
     }
 
@@ -405,7 +414,7 @@ parse_absolute_target (SwarmHttpRequest  *request,
     {
       g_set_error (error, SWARM_HTTP_ERROR, SWARM_HTTP_ERROR_NOT_IMPLEMENTED,
                    "Unsupported URI scheme in \"%s\": only http:// targets and CONNECT "
-                   "are supported", target);
+                   "are supported", shown);
       return FALSE;
     }
 
@@ -425,7 +434,7 @@ parse_absolute_target (SwarmHttpRequest  *request,
     {
       g_set_error (error, SWARM_HTTP_ERROR, SWARM_HTTP_ERROR_BAD_REQUEST,
                    "Invalid request target \"%s\": a fragment (#) is not sent in requests",
-                   target);
+                   shown);
       return FALSE;
     }
 
@@ -592,7 +601,8 @@ set_request_framing (SwarmHttpRequest  *request,
           return FALSE;
         }
 
-      /* An HTTP/1.0 recipient does not know chunked (RFC 9112 section 6.1). */
+      /* HTTP/1.0 has no transfer codings, so RFC 9112 section 6.1 treats one
+       * in an HTTP/1.0 message as faulty framing. */
       if (request->version == SOUP_HTTP_1_0)
         {
           g_set_error (error, SWARM_HTTP_ERROR, SWARM_HTTP_ERROR_BAD_REQUEST,
@@ -643,8 +653,8 @@ set_request_persistence (SwarmHttpRequest *request)
   else
     request->keep_alive = TRUE;
 
-  /* An HTTP/1.0 client cannot handle 100 Continue, so its expectation is
-   * ignored (RFC 9110 section 10.1.1). */
+  /* HTTP/1.0 has no 100 Continue, so RFC 9110 section 10.1.1 requires
+   * ignoring the expectation in an HTTP/1.0 request. */
   expectations = soup_message_headers_get_expectations (request->headers);
   request->expect_continue = request->version != SOUP_HTTP_1_0 &&
                              (expectations & SOUP_EXPECTATION_CONTINUE) != 0;
@@ -1114,7 +1124,7 @@ swarm_http_response_parse (const char            *head,
   if (head + length - start < 7 || strncmp (start, "HTTP/1.", 7) != 0)
     {
       g_set_error (error, SWARM_HTTP_ERROR, SWARM_HTTP_ERROR_BAD_RESPONSE,
-                   "The target did not answer with an HTTP/1.x status line");
+                   "The target did not send an HTTP/1.x status line");
       return FALSE;
     }
 
@@ -1178,8 +1188,8 @@ swarm_http_build_error_response (guint       status,
   g_string_append_printf (out, "Content-Length: %" G_GSIZE_FORMAT "\r\n", strlen (body));
   g_string_append (out, "Connection: close\r\n");
 
-  /* Without this header some clients, git for one, give up at a 407
-   * instead of sending credentials. */
+  /* RFC 9110 section 15.5.8 requires a challenge in every 407.  Without one
+   * a client cannot tell that proxy credentials are required, and may give up. */
   if (status == SOUP_STATUS_PROXY_AUTHENTICATION_REQUIRED)
     g_string_append (out, "Proxy-Authenticate: Basic realm=\"swarm-proxy\"\r\n");
 

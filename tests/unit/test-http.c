@@ -348,6 +348,20 @@ test_request_error_message (void)
   g_assert_nonnull (strstr (error->message, "CONNECT"));
 }
 
+static void
+test_request_error_hides_credentials (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SwarmHttpRequest) request =
+    parse_request ("GET http://example.com/ HTTP/1.1\r\n"
+                   "Proxy-Authorization Basic c2Vzc2lvbi0xOnNlY3JldA==\r\n"
+                   "\r\n", &error);
+
+  g_assert_null (request);
+  g_assert_error (error, SWARM_HTTP_ERROR, SWARM_HTTP_ERROR_BAD_REQUEST);
+  g_assert_null (strstr (error->message, "c2Vzc2lvbi0x"));
+}
+
 /* Request body framing */
 
 static void
@@ -1336,6 +1350,7 @@ main (int   argc,
   g_test_add_func ("/http/request/nul-byte-400", test_request_reject_nul);
   g_test_add_func ("/http/request/head-too-large-431", test_request_head_too_large);
   g_test_add_func ("/http/request/https-message-names-connect", test_request_error_message);
+  g_test_add_func ("/http/request/error-hides-credentials", test_request_error_hides_credentials);
 
   g_test_add_func ("/http/request/framing/length", test_request_framing_length);
   g_test_add_func ("/http/request/framing/repeated-length", test_request_framing_repeated_length);
