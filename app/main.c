@@ -124,7 +124,9 @@ main (int    argc,
       return SWARM_EXIT_USAGE;
     }
 
-  swarm_log_set_json (json);
+  /* A --json after the subcommand is parsed later, by the subcommand, but
+   * errors before that already use JSON. */
+  swarm_log_set_json (json || argv_requests_json (argc, argv));
 
   if (version)
     {

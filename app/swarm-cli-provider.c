@@ -54,17 +54,6 @@ provider_target_clear (ProviderTarget *target)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ProviderTarget, provider_target_clear)
 
-static char *
-format_unix_time (gint64 unix_time)
-{
-  g_autoptr(GDateTime) time = g_date_time_new_from_unix_utc (unix_time);
-
-  if (time == NULL)
-    return g_strdup_printf ("%" G_GINT64_FORMAT, unix_time);
-
-  return g_date_time_format (time, "%Y-%m-%d %H:%M:%S UTC");
-}
-
 /* Fills `target` from the ticket at `path`.  Every failure here is about the
  * file, not the command line, so it returns SWARM_EXIT_FAILURE. */
 static int
@@ -96,7 +85,7 @@ target_from_ticket (const char     *path,
   expires_at_unix = swarm_ticket_get_expires_at_unix (ticket);
   if (swarm_ticket_is_expired (ticket, now_unix))
     {
-      expired_at = format_unix_time (expires_at_unix);
+      expired_at = swarm_cli_format_unix_time (expires_at_unix);
       swarm_cli_print_error (_("ticket %s for session %s expired at %s (Unix time %"
                                G_GINT64_FORMAT "); issue a new one with swarm-proxy ticket "
                                "--session-id %s --broker %s --ttl DURATION and start the "
@@ -328,7 +317,7 @@ swarm_cli_provider_main (int        argc,
   policy = swarm_destination_policy_new (options.allow_private);
   provider = swarm_provider_new (target.broker, target.session_id, target.token, policy);
   swarm_provider_set_expires_at (provider, target.expires_at_unix);
-  swarm_cli_watch_provider (provider);
+  swarm_cli_watch_provider (provider, target.expires_at_unix);
 
   swarm_provider_start (provider);
 

@@ -234,7 +234,7 @@ swarm_cli_share_main (int        argc,
   policy = swarm_destination_policy_new (options.allow_private);
   provider = swarm_provider_new (connect_address, session_id,
                                  swarm_ticket_get_token (ticket), policy);
-  swarm_cli_watch_provider (provider);
+  swarm_cli_watch_provider (provider, SWARM_TICKET_NEVER_EXPIRES);
   swarm_provider_start (provider);
 
   print_sharing (ticket, json);

@@ -136,12 +136,14 @@ print_ticket (SwarmTicket *ticket,
     {
       g_autoptr(JsonBuilder) builder = json_builder_new ();
       g_autoptr(JsonNode) root = NULL;
+      /* JSON strings are UTF-8, and a file name need not be. */
+      g_autofree char *display_path = g_filename_display_name (path);
 
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "status");
       json_builder_add_string_value (builder, "ok");
       json_builder_set_member_name (builder, "ticket_path");
-      json_builder_add_string_value (builder, path);
+      json_builder_add_string_value (builder, display_path);
       json_builder_set_member_name (builder, "ticket");
       json_builder_add_value (builder, swarm_ticket_to_json_node (ticket));
       json_builder_end_object (builder);

@@ -307,11 +307,22 @@ swarm_cli_quit (int exit_status)
   g_main_loop_quit (run_loop);
 }
 
-/* Count of consecutive failed connection attempts of the watched provider,
- * which each retry line shows. */
 typedef struct {
+  /* Consecutive failed connection attempts, which each retry line shows. */
   guint failures;
+  gint64 expires_at_unix;
 } ProviderWatch;
+
+char *
+swarm_cli_format_unix_time (gint64 unix_time)
+{
+  g_autoptr(GDateTime) time = g_date_time_new_from_unix_utc (unix_time);
+
+  if (time == NULL)
+    return g_strdup_printf ("%" G_GINT64_FORMAT, unix_time);
+
+  return g_date_time_format (time, "%Y-%m-%d %H:%M:%S UTC");
+}
 
 static void
 provider_state_changed_cb (SwarmProvider *provider,
@@ -321,6 +332,7 @@ provider_state_changed_cb (SwarmProvider *provider,
   const char *session_id = swarm_provider_get_session_id (provider);
   const char *broker = swarm_provider_get_broker_address (provider);
   const char *last_error;
+  g_autofree char *expired_at = NULL;
 
   switch (swarm_provider_get_state (provider))
     {
@@ -346,12 +358,11 @@ provider_state_changed_cb (SwarmProvider *provider,
       break;
 
     case SWARM_PROVIDER_STATE_EXPIRED:
-      g_message ("expired: the ticket of session %s has expired, sharing stopped",
-                 session_id);
-      swarm_cli_print_error (_("the ticket of session %s has expired and the provider "
-                               "stopped; issue a new ticket with swarm-proxy ticket "
-                               "and start the provider with it"),
-                             session_id);
+      expired_at = swarm_cli_format_unix_time (watch->expires_at_unix);
+      swarm_cli_print_error (_("expired: the ticket of session %s expired at %s and the "
+                               "provider stopped; issue a new ticket with swarm-proxy "
+                               "ticket and start the provider with it"),
+                             session_id, expired_at);
       if (run_loop != NULL)
         swarm_cli_quit (SWARM_EXIT_FAILURE);
       break;
@@ -364,10 +375,13 @@ provider_state_changed_cb (SwarmProvider *provider,
 }
 
 void
-swarm_cli_watch_provider (SwarmProvider *provider)
+swarm_cli_watch_provider (SwarmProvider *provider,
+                          gint64         expires_at_unix)
 {
+  ProviderWatch *watch = g_new0 (ProviderWatch, 1);
+
+  watch->expires_at_unix = expires_at_unix;
   g_signal_connect_data (provider, "notify::state",
-                         G_CALLBACK (provider_state_changed_cb),
-                         g_new0 (ProviderWatch, 1),
+                         G_CALLBACK (provider_state_changed_cb), watch,
                          (GClosureNotify) (void (*) (void)) g_free, 0);
 }

@@ -96,8 +96,13 @@ SwarmBroker    *swarm_cli_start_broker    (const char         *listen_address,
                                            gboolean            json,
                                            char              **bound_address);
 
-/* Logs each state change of `provider` in words, and quits the main loop
- * with SWARM_EXIT_FAILURE when its ticket expires. */
-void            swarm_cli_watch_provider  (SwarmProvider      *provider);
+/* Logs each state change of `provider` in words.  When its ticket expires
+ * at `expires_at_unix`, prints an error and quits the main loop with
+ * SWARM_EXIT_FAILURE. */
+void            swarm_cli_watch_provider  (SwarmProvider      *provider,
+                                           gint64              expires_at_unix);
+
+/* Formats a Unix time as "YYYY-MM-DD HH:MM:SS UTC". */
+char           *swarm_cli_format_unix_time (gint64             unix_time);
 
 G_END_DECLS
