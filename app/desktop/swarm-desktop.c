@@ -1,9 +1,222 @@
-/* placeholder: replaced by the desktop app */
+/* swarm-desktop.c: swarm-proxy without a subcommand
+ *
+ * Picks the face before any GTK call, because gtk_init exits the process
+ * when no display can be opened: the window when there is a display and the
+ * build has GTK, the headless share otherwise.
+ */
+
+#include "config.h"
+
+#include <locale.h>
+#include <glib/gi18n.h>
+#include <glib-unix.h>
+#include <signal.h>
+
 #include "swarm-desktop.h"
+#include "swarm-share.h"
+
+#if HAVE_GUI
+#include "swarm-application.h"
+#endif
+
+typedef struct {
+  GMainLoop *loop;
+  int exit_status;
+  gboolean json;
+} HeadlessRun;
+
+static gboolean
+quit_on_signal_cb (gpointer user_data)
+{
+  HeadlessRun *run = user_data;
+
+  g_message ("Stopping on a signal");
+  g_main_loop_quit (run->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static const char *
+state_name (SwarmProviderState state)
+{
+  switch (state)
+    {
+    case SWARM_PROVIDER_STATE_OFF:
+      return "off";
+    case SWARM_PROVIDER_STATE_CONNECTING:
+      return "connecting";
+    case SWARM_PROVIDER_STATE_SHARING:
+      return "sharing";
+    case SWARM_PROVIDER_STATE_RETRYING:
+      return "retrying";
+    case SWARM_PROVIDER_STATE_EXPIRED:
+      return "expired";
+    default:
+      return "unknown";
+    }
+}
+
+static void
+print_state (SwarmShare  *share,
+             HeadlessRun *run)
+{
+  SwarmProviderState state = swarm_share_get_state (share);
+  const char *error = swarm_share_get_last_error (share);
+
+  if (run->json)
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+      g_autofree char *text = NULL;
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "state");
+      json_builder_add_string_value (builder, state_name (state));
+      json_builder_set_member_name (builder, "retry_seconds");
+      json_builder_add_int_value (builder, swarm_share_get_retry_seconds (share));
+      json_builder_set_member_name (builder, "last_error");
+      if (error != NULL)
+        json_builder_add_string_value (builder, error);
+      else
+        json_builder_add_null_value (builder);
+      json_builder_end_object (builder);
+      root = json_builder_get_root (builder);
+      text = json_to_string (root, FALSE);
+      g_print ("%s\n", text);
+    }
+  else if (state == SWARM_PROVIDER_STATE_RETRYING)
+    {
+      g_printerr ("swarm-proxy: %s; retrying in %u s\n",
+                  error != NULL ? error : "the broker cannot be reached",
+                  swarm_share_get_retry_seconds (share));
+    }
+  else
+    {
+      g_printerr ("swarm-proxy: %s\n", state_name (state));
+    }
+
+  if (state == SWARM_PROVIDER_STATE_EXPIRED)
+    {
+      g_printerr ("swarm-proxy: the ticket expired; sharing stopped\n");
+      run->exit_status = 1;
+      g_main_loop_quit (run->loop);
+    }
+}
+
+static void
+share_state_cb (SwarmShare  *share,
+                GParamSpec  *pspec,
+                HeadlessRun *run)
+{
+  print_state (share, run);
+}
+
+static void
+print_ticket (SwarmStoredTicket *stored,
+              gboolean           json)
+{
+  g_autoptr(SwarmTicket) ticket = swarm_stored_ticket_to_ticket (stored);
+  g_autofree char *proxy_url = swarm_stored_ticket_dup_proxy_url (stored);
+
+  if (json)
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+      g_autofree char *text = NULL;
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "status");
+      json_builder_add_string_value (builder, "ok");
+      json_builder_set_member_name (builder, "ticket");
+      json_builder_add_value (builder, swarm_ticket_to_json_node (ticket));
+      json_builder_set_member_name (builder, "proxy_url");
+      json_builder_add_string_value (builder, proxy_url);
+      json_builder_end_object (builder);
+      root = json_builder_get_root (builder);
+      text = json_to_string (root, FALSE);
+      g_print ("%s\n", text);
+    }
+  else
+    {
+      g_autofree char *text = swarm_ticket_to_json (ticket, TRUE);
+      g_autofree char *quoted = g_shell_quote (proxy_url);
+
+      g_print ("Ticket (hand it to the workers):\n%s\n\n", text);
+      g_print ("A worker fetches a URL through this computer with:\n"
+               "  curl --proxy %s \"$URL\"\n", quoted);
+    }
+}
+
+static int
+run_headless (gboolean json)
+{
+  g_autoptr(GSettings) settings = swarm_settings_new ();
+  g_autoptr(SwarmTicketStore) store = swarm_ticket_store_new (NULL);
+  g_autoptr(SwarmShare) share = swarm_share_new (settings, store);
+  g_autoptr(GError) error = NULL;
+  HeadlessRun run = { NULL, 0, json };
+  guint sigint_id, sigterm_id;
+
+  if (!swarm_ticket_store_get_uses_keyring (store))
+    g_printerr ("swarm-proxy: tokens are stored in %s/tokens.json (readable only by you) "
+                "because %s\n", swarm_ticket_store_get_data_dir (store),
+                swarm_ticket_store_get_keyring_problem (store));
+
+  if (!swarm_share_start_latest (share, &error))
+    {
+      g_printerr ("swarm-proxy: %s\n", error->message);
+      return 1;
+    }
+
+  print_ticket (swarm_share_get_ticket (share), json);
+
+  run.loop = g_main_loop_new (NULL, FALSE);
+  g_signal_connect (share, "notify::state", G_CALLBACK (share_state_cb), &run);
+  g_signal_connect (share, "notify::retry-seconds", G_CALLBACK (share_state_cb), &run);
+  sigint_id = g_unix_signal_add (SIGINT, quit_on_signal_cb, &run);
+  sigterm_id = g_unix_signal_add (SIGTERM, quit_on_signal_cb, &run);
+
+  g_main_loop_run (run.loop);
+
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+  g_signal_handlers_disconnect_by_data (share, &run);
+  swarm_share_stop (share);
+  g_main_loop_unref (run.loop);
+  return run.exit_status;
+}
+
+static void
+setup_gettext (void)
+{
+  const char *localedir = g_getenv ("SWARM_PROXY_LOCALEDIR");
+
+  /* Calling these again is harmless, and they must have run before the
+   * first translated string. */
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+}
 
 int
 swarm_desktop_main (int argc, char **argv, gboolean no_gui, gboolean json)
 {
-  g_printerr ("swarm-proxy: no subcommand given; see swarm-proxy --help\n");
-  return 2;
+  setup_gettext ();
+
+  if (no_gui)
+    return run_headless (json);
+
+#if HAVE_GUI
+  if (g_getenv ("WAYLAND_DISPLAY") == NULL && g_getenv ("DISPLAY") == NULL)
+    {
+      g_printerr (_("swarm-proxy: no display found (neither WAYLAND_DISPLAY nor DISPLAY is "
+                    "set). Run “swarm-proxy --no-gui” to share without a window.\n"));
+      return 1;
+    }
+  return swarm_application_run (argc > 0 ? argv[0] : "swarm-proxy");
+#else
+  g_printerr (_("swarm-proxy: this build has no window (it was built without GTK). "
+                "Run “swarm-proxy --no-gui” to share without a window.\n"));
+  return 1;
+#endif
 }

@@ -1,0 +1,385 @@
+/* swarm-application.c: one instance, the window, the tray and the hold */
+#define G_LOG_DOMAIN "swarm-desktop"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "swarm-application.h"
+#include "swarm-version.h"
+#include "swarm-preferences.h"
+#include "swarm-window.h"
+
+struct _SwarmApplication
+{
+  AdwApplication parent_instance;
+
+  GSettings *settings;
+  SwarmTicketStore *store;
+  SwarmShare *share;
+  SwarmTray *tray;
+  gboolean held;           /* holding the application while sharing */
+};
+
+G_DEFINE_FINAL_TYPE (SwarmApplication, swarm_application, ADW_TYPE_APPLICATION)
+
+static SwarmWindow *
+get_window (SwarmApplication *self)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  return SWARM_IS_WINDOW (window) ? SWARM_WINDOW (window) : NULL;
+}
+
+static gboolean
+window_close_request_cb (SwarmWindow      *window,
+                         SwarmApplication *self);
+
+static SwarmWindow *
+present_window (SwarmApplication *self,
+                const char       *activation_token)
+{
+  SwarmWindow *window = get_window (self);
+
+  if (window == NULL)
+    {
+      window = swarm_window_new (GTK_APPLICATION (self), self->share);
+      g_signal_connect_object (window, "close-request", G_CALLBACK (window_close_request_cb),
+                               self, 0);
+    }
+
+  /* A token from the tray host lets a Wayland compositor raise the window. */
+  if (activation_token != NULL && *activation_token != '\0')
+    gtk_window_set_startup_id (GTK_WINDOW (window), activation_token);
+  gtk_window_present (GTK_WINDOW (window));
+  return window;
+}
+
+static void
+close_hint_response_cb (AdwMessageDialog *dialog,
+                        const char       *response,
+                        GtkWindow        *window)
+{
+  gtk_window_destroy (window);
+}
+
+/* Closing the window never stops sharing: the hold keeps the application
+ * running.  The first time, a dialog says so before the window goes. */
+static gboolean
+window_close_request_cb (SwarmWindow      *window,
+                         SwarmApplication *self)
+{
+  GtkWidget *dialog;
+
+  if (!swarm_share_get_running (self->share) || self->settings == NULL
+      || g_settings_get_boolean (self->settings, "close-hint-shown"))
+    return FALSE;
+
+  g_settings_set_boolean (self->settings, "close-hint-shown", TRUE);
+  dialog = adw_message_dialog_new (GTK_WINDOW (window), _("Sharing Continues"),
+                                   _("Swarm Proxy keeps sharing after the window closes. "
+                                     "To stop, use the Share item of the tray icon, or "
+                                     "open Swarm Proxy again and turn sharing off."));
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "ok", _("_OK"));
+  g_signal_connect (dialog, "response", G_CALLBACK (close_hint_response_cb), window);
+  gtk_window_present (GTK_WINDOW (dialog));
+  return TRUE;
+}
+
+static void
+update_tray (SwarmApplication *self)
+{
+  SwarmProviderState state = swarm_share_get_state (self->share);
+  guint tunnels = swarm_share_get_tunnel_count (self->share);
+  g_autofree char *text = NULL;
+
+  if (self->tray == NULL)
+    return;
+
+  swarm_tray_set_sharing (self->tray, swarm_share_get_running (self->share));
+  swarm_tray_set_tunnel_count (self->tray, tunnels);
+
+  switch (state)
+    {
+    case SWARM_PROVIDER_STATE_SHARING:
+      text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Sharing, %u open tunnel",
+                                           "Sharing, %u open tunnels", tunnels), tunnels);
+      break;
+    case SWARM_PROVIDER_STATE_CONNECTING:
+      text = g_strdup (_("Connecting…"));
+      break;
+    case SWARM_PROVIDER_STATE_RETRYING:
+      text = g_strdup_printf (_("Retrying in %u s"), swarm_share_get_retry_seconds (self->share));
+      break;
+    case SWARM_PROVIDER_STATE_EXPIRED:
+      text = g_strdup (_("Stopped because the ticket expired"));
+      break;
+    case SWARM_PROVIDER_STATE_OFF:
+    default:
+      text = g_strdup (_("Off"));
+      break;
+    }
+  swarm_tray_set_status_text (self->tray, text);
+}
+
+static void
+share_notify_cb (SwarmApplication *self)
+{
+  gboolean running = swarm_share_get_running (self->share);
+
+  if (running && !self->held)
+    {
+      g_application_hold (G_APPLICATION (self));
+      self->held = TRUE;
+    }
+  else if (!running && self->held)
+    {
+      self->held = FALSE;
+      g_application_release (G_APPLICATION (self));
+    }
+
+  update_tray (self);
+}
+
+void
+swarm_application_set_sharing (SwarmApplication *self,
+                               gboolean          sharing)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail (SWARM_IS_APPLICATION (self));
+
+  if (!sharing)
+    {
+      swarm_share_stop (self->share);
+      return;
+    }
+  if (swarm_share_get_running (self->share))
+    return;
+
+  if (!swarm_share_start_latest (self->share, &error))
+    {
+      SwarmWindow *window;
+
+      g_warning ("Failed to start sharing: %s", error->message);
+      window = present_window (self, NULL);
+      swarm_window_show_toast (window, error->message);
+    }
+}
+
+static void
+tray_activate_cb (SwarmApplication *self,
+                  const char       *token)
+{
+  present_window (self, token);
+}
+
+static void
+tray_share_toggled_cb (SwarmApplication *self,
+                       gboolean          sharing)
+{
+  swarm_application_set_sharing (self, sharing);
+}
+
+static void
+tray_copy_ticket_cb (SwarmApplication *self,
+                     const char       *token)
+{
+  /* Only a focused window may set the clipboard on Wayland. */
+  SwarmWindow *window = present_window (self, token);
+
+  swarm_window_copy_latest_ticket (window);
+}
+
+static void
+quit_action_cb (GSimpleAction *action,
+                GVariant      *parameter,
+                gpointer       user_data)
+{
+  SwarmApplication *self = SWARM_APPLICATION (user_data);
+  GList *windows;
+
+  swarm_share_stop (self->share);
+  /* Destroying a window changes the list, so always take the first. */
+  while ((windows = gtk_application_get_windows (GTK_APPLICATION (self))) != NULL)
+    gtk_window_destroy (GTK_WINDOW (windows->data));
+  g_application_quit (G_APPLICATION (self));
+}
+
+static void
+tray_quit_cb (SwarmApplication *self)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (self), "quit", NULL);
+}
+
+static void
+preferences_action_cb (GSimpleAction *action,
+                       GVariant      *parameter,
+                       gpointer       user_data)
+{
+  SwarmApplication *self = SWARM_APPLICATION (user_data);
+  SwarmWindow *window = present_window (self, NULL);
+  GtkWindow *preferences;
+
+  if (self->settings == NULL)
+    {
+      swarm_window_show_toast (window, _("Preferences are unavailable because the "
+                                         "settings schema is not installed"));
+      return;
+    }
+
+  preferences = GTK_WINDOW (swarm_preferences_new (self->settings));
+  gtk_window_set_transient_for (preferences, GTK_WINDOW (window));
+  gtk_window_present (preferences);
+}
+
+static void
+about_action_cb (GSimpleAction *action,
+                 GVariant      *parameter,
+                 gpointer       user_data)
+{
+  SwarmApplication *self = SWARM_APPLICATION (user_data);
+  SwarmWindow *window = present_window (self, NULL);
+  GtkWidget *about = adw_about_window_new ();
+
+  adw_about_window_set_application_name (ADW_ABOUT_WINDOW (about), _("Swarm Proxy"));
+  adw_about_window_set_application_icon (ADW_ABOUT_WINDOW (about), APP_ID);
+  adw_about_window_set_version (ADW_ABOUT_WINDOW (about), SWARM_VERSION);
+  adw_about_window_set_comments (ADW_ABOUT_WINDOW (about),
+                                 _("Share this computer’s internet connection with "
+                                   "workers that hold a ticket."));
+  adw_about_window_set_license_type (ADW_ABOUT_WINDOW (about), GTK_LICENSE_GPL_3_0);
+  gtk_window_set_transient_for (GTK_WINDOW (about), GTK_WINDOW (window));
+  gtk_window_present (GTK_WINDOW (about));
+}
+
+static const GActionEntry app_actions[] = {
+  { "quit", quit_action_cb, NULL, NULL, NULL, { 0 } },
+  { "preferences", preferences_action_cb, NULL, NULL, NULL, { 0 } },
+  { "about", about_action_cb, NULL, NULL, NULL, { 0 } },
+};
+
+static void
+swarm_application_startup (GApplication *application)
+{
+  SwarmApplication *self = SWARM_APPLICATION (application);
+  GDBusConnection *bus;
+  g_autoptr(GError) error = NULL;
+
+  G_APPLICATION_CLASS (swarm_application_parent_class)->startup (application);
+
+  g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions,
+                                   G_N_ELEMENTS (app_actions), self);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit",
+                                         (const char *[]) { "<Control>q", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences",
+                                         (const char *[]) { "<Control>comma", NULL });
+
+  self->settings = swarm_settings_new ();
+  self->store = swarm_ticket_store_new (NULL);
+  self->share = swarm_share_new (self->settings, self->store);
+  g_signal_connect_object (self->share, "notify", G_CALLBACK (share_notify_cb), self,
+                           G_CONNECT_SWAPPED);
+
+  bus = g_application_get_dbus_connection (application);
+  if (bus != NULL)
+    {
+      self->tray = swarm_tray_new (bus, &error);
+      if (self->tray == NULL)
+        g_warning ("Failed to export the tray icon: %s", error->message);
+    }
+  if (self->tray != NULL)
+    {
+      g_signal_connect_object (self->tray, "activate", G_CALLBACK (tray_activate_cb), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->tray, "share-toggled",
+                               G_CALLBACK (tray_share_toggled_cb), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->tray, "copy-ticket", G_CALLBACK (tray_copy_ticket_cb),
+                               self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->tray, "quit", G_CALLBACK (tray_quit_cb), self,
+                               G_CONNECT_SWAPPED);
+    }
+  update_tray (self);
+}
+
+static void
+swarm_application_activate (GApplication *application)
+{
+  present_window (SWARM_APPLICATION (application), NULL);
+}
+
+static void
+swarm_application_shutdown (GApplication *application)
+{
+  SwarmApplication *self = SWARM_APPLICATION (application);
+
+  if (self->share != NULL)
+    swarm_share_stop (self->share);
+  g_clear_object (&self->tray);
+
+  G_APPLICATION_CLASS (swarm_application_parent_class)->shutdown (application);
+}
+
+static void
+swarm_application_dispose (GObject *object)
+{
+  SwarmApplication *self = SWARM_APPLICATION (object);
+
+  g_clear_object (&self->tray);
+  g_clear_object (&self->share);
+  g_clear_object (&self->store);
+  g_clear_object (&self->settings);
+
+  G_OBJECT_CLASS (swarm_application_parent_class)->dispose (object);
+}
+
+static void
+swarm_application_class_init (SwarmApplicationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GApplicationClass *application_class = G_APPLICATION_CLASS (klass);
+
+  object_class->dispose = swarm_application_dispose;
+  application_class->startup = swarm_application_startup;
+  application_class->activate = swarm_application_activate;
+  application_class->shutdown = swarm_application_shutdown;
+}
+
+static void
+swarm_application_init (SwarmApplication *self)
+{
+}
+
+SwarmApplication *
+swarm_application_new (void)
+{
+  return g_object_new (SWARM_TYPE_APPLICATION,
+                       "application-id", APP_ID,
+                       "flags", G_APPLICATION_DEFAULT_FLAGS,
+                       "resource-base-path", "/io/github/swarmproxy/SwarmProxy",
+                       NULL);
+}
+
+SwarmShare *
+swarm_application_get_share (SwarmApplication *self)
+{
+  g_return_val_if_fail (SWARM_IS_APPLICATION (self), NULL);
+  return self->share;
+}
+
+SwarmTray *
+swarm_application_get_tray (SwarmApplication *self)
+{
+  g_return_val_if_fail (SWARM_IS_APPLICATION (self), NULL);
+  return self->tray;
+}
+
+int
+swarm_application_run (const char *argv0)
+{
+  g_autoptr(SwarmApplication) application = swarm_application_new ();
+  char *argv[] = { (char *) argv0, NULL };
+
+  g_set_application_name (_("Swarm Proxy"));
+  return g_application_run (G_APPLICATION (application), 1, argv);
+}

@@ -1,0 +1,556 @@
+/* swarm-share.c: settings + ticket store + engine = sharing */
+#define G_LOG_DOMAIN "swarm-share"
+
+#include "config.h"
+
+#include "swarm-enums.h"
+#include "swarm-share.h"
+
+/* Lifetime of the ticket issued when sharing starts and none is stored. */
+#define DEFAULT_TICKET_TTL_S (24 * 60 * 60)
+
+struct _SwarmShare
+{
+  GObject parent_instance;
+
+  GSettings *settings;
+  SwarmTicketStore *store;
+
+  SwarmBroker *broker;
+  SwarmProvider *provider;
+  SwarmStoredTicket *ticket;
+  GListStore *tunnels;     /* mirror of the provider's tunnels, stable across restarts */
+
+  SwarmProviderState state;
+  gboolean running;
+};
+
+enum {
+  PROP_0,
+  PROP_RUNNING,
+  PROP_STATE,
+  PROP_RETRY_SECONDS,
+  PROP_LAST_ERROR,
+  PROP_TICKET,
+  PROP_BROKER,
+  PROP_TUNNEL_COUNT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+G_DEFINE_FINAL_TYPE (SwarmShare, swarm_share, G_TYPE_OBJECT)
+
+GSettings *
+swarm_settings_new (void)
+{
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchema) schema = NULL;
+
+  if (source != NULL)
+    schema = g_settings_schema_source_lookup (source, SWARM_SETTINGS_SCHEMA_ID, TRUE);
+  if (schema == NULL)
+    {
+      g_warning ("The settings schema %s is not installed; using the defaults. "
+                 "Set GSETTINGS_SCHEMA_DIR to run from a build folder",
+                 SWARM_SETTINGS_SCHEMA_ID);
+      return NULL;
+    }
+  return g_settings_new_full (schema, NULL, NULL);
+}
+
+static char *
+dup_setting (SwarmShare *self,
+             const char *key,
+             const char *fallback)
+{
+  g_autofree char *value = NULL;
+
+  if (self->settings != NULL)
+    value = g_settings_get_string (self->settings, key);
+  if (value == NULL || *value == '\0')
+    return g_strdup (fallback);
+  return g_steal_pointer (&value);
+}
+
+static gboolean
+uses_local_broker (SwarmShare *self)
+{
+  g_autofree char *mode = dup_setting (self, "broker-mode", "local");
+
+  return g_strcmp0 (mode, "remote") != 0;
+}
+
+static void
+swarm_share_dispose (GObject *object)
+{
+  SwarmShare *self = SWARM_SHARE (object);
+
+  swarm_share_stop (self);
+  g_clear_object (&self->settings);
+  g_clear_object (&self->store);
+  g_clear_object (&self->tunnels);
+
+  G_OBJECT_CLASS (swarm_share_parent_class)->dispose (object);
+}
+
+static void
+swarm_share_get_property (GObject    *object,
+                          guint       prop_id,
+                          GValue     *value,
+                          GParamSpec *pspec)
+{
+  SwarmShare *self = SWARM_SHARE (object);
+
+  switch (prop_id)
+    {
+    case PROP_RUNNING:
+      g_value_set_boolean (value, self->running);
+      break;
+    case PROP_STATE:
+      g_value_set_enum (value, self->state);
+      break;
+    case PROP_RETRY_SECONDS:
+      g_value_set_uint (value, swarm_share_get_retry_seconds (self));
+      break;
+    case PROP_LAST_ERROR:
+      g_value_set_string (value, swarm_share_get_last_error (self));
+      break;
+    case PROP_TICKET:
+      g_value_set_object (value, self->ticket);
+      break;
+    case PROP_BROKER:
+      g_value_set_object (value, self->broker);
+      break;
+    case PROP_TUNNEL_COUNT:
+      g_value_set_uint (value, swarm_share_get_tunnel_count (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+swarm_share_class_init (SwarmShareClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags flags = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
+
+  object_class->dispose = swarm_share_dispose;
+  object_class->get_property = swarm_share_get_property;
+
+  /**
+   * SwarmShare:running:
+   *
+   * Whether sharing was started and not stopped since.
+   */
+  properties[PROP_RUNNING] =
+    g_param_spec_boolean ("running", NULL, NULL, FALSE, flags);
+  /**
+   * SwarmShare:state:
+   *
+   * The provider's state; EXPIRED stays after the ticket expired until the
+   * next start.
+   */
+  properties[PROP_STATE] =
+    g_param_spec_enum ("state", NULL, NULL, SWARM_TYPE_PROVIDER_STATE,
+                       SWARM_PROVIDER_STATE_OFF, flags);
+  /**
+   * SwarmShare:retry-seconds:
+   *
+   * Seconds until the provider tries to reach the broker again.
+   */
+  properties[PROP_RETRY_SECONDS] =
+    g_param_spec_uint ("retry-seconds", NULL, NULL, 0, G_MAXUINT, 0, flags);
+  /**
+   * SwarmShare:last-error:
+   *
+   * The provider's last connection error in plain words.
+   */
+  properties[PROP_LAST_ERROR] =
+    g_param_spec_string ("last-error", NULL, NULL, NULL, flags);
+  /**
+   * SwarmShare:ticket:
+   *
+   * The stored ticket being shared.
+   */
+  properties[PROP_TICKET] =
+    g_param_spec_object ("ticket", NULL, NULL, SWARM_TYPE_STORED_TICKET, flags);
+  /**
+   * SwarmShare:broker:
+   *
+   * The broker running on this computer while sharing, if the settings ask
+   * for one.
+   */
+  properties[PROP_BROKER] =
+    g_param_spec_object ("broker", NULL, NULL, SWARM_TYPE_BROKER, flags);
+  /**
+   * SwarmShare:tunnel-count:
+   *
+   * Number of open tunnels of the provider.
+   */
+  properties[PROP_TUNNEL_COUNT] =
+    g_param_spec_uint ("tunnel-count", NULL, NULL, 0, G_MAXUINT, 0, flags);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+swarm_share_init (SwarmShare *self)
+{
+  self->tunnels = g_list_store_new (SWARM_TYPE_TUNNEL);
+}
+
+SwarmShare *
+swarm_share_new (GSettings        *settings,
+                 SwarmTicketStore *store)
+{
+  SwarmShare *self;
+
+  g_return_val_if_fail (settings == NULL || G_IS_SETTINGS (settings), NULL);
+  g_return_val_if_fail (SWARM_IS_TICKET_STORE (store), NULL);
+
+  self = g_object_new (SWARM_TYPE_SHARE, NULL);
+  g_set_object (&self->settings, settings);
+  g_set_object (&self->store, store);
+  return self;
+}
+
+SwarmTicketStore *
+swarm_share_get_store (SwarmShare *self)
+{
+  g_return_val_if_fail (SWARM_IS_SHARE (self), NULL);
+  return self->store;
+}
+
+GSettings *
+swarm_share_get_settings (SwarmShare *self)
+{
+  g_return_val_if_fail (SWARM_IS_SHARE (self), NULL);
+  return self->settings;
+}
+
+static void
+set_state (SwarmShare         *self,
+           SwarmProviderState  state)
+{
+  if (self->state == state)
+    return;
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+static gboolean
+stop_after_expiry_cb (gpointer user_data)
+{
+  SwarmShare *self = SWARM_SHARE (user_data);
+
+  if (self->state == SWARM_PROVIDER_STATE_EXPIRED && self->running)
+    swarm_share_stop (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+provider_state_cb (SwarmShare *self)
+{
+  SwarmProviderState state = swarm_provider_get_state (self->provider);
+
+  g_debug ("Provider state of session %s is now %d",
+           swarm_stored_ticket_get_session_id (self->ticket), state);
+  set_state (self, state);
+
+  /* The provider is inside its own notification here, so it is released
+   * from an idle callback rather than now. */
+  if (state == SWARM_PROVIDER_STATE_EXPIRED)
+    {
+      g_message ("The ticket of session %s expired; sharing stopped",
+                 swarm_stored_ticket_get_session_id (self->ticket));
+      g_idle_add_full (G_PRIORITY_DEFAULT, stop_after_expiry_cb, g_object_ref (self),
+                       g_object_unref);
+    }
+}
+
+static void
+provider_retry_cb (SwarmShare *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RETRY_SECONDS]);
+}
+
+static void
+provider_error_cb (SwarmShare *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_ERROR]);
+}
+
+static void
+provider_tunnels_changed_cb (SwarmShare *self,
+                             guint       position,
+                             guint       removed,
+                             guint       added,
+                             GListModel *model)
+{
+  g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (guint i = 0; i < added; i++)
+    g_ptr_array_add (items, g_list_model_get_item (model, position + i));
+  g_list_store_splice (self->tunnels, position, removed, items->pdata, items->len);
+
+  swarm_stored_ticket_set_tunnel_count (self->ticket, g_list_model_get_n_items (model));
+  if (added > 0)
+    swarm_ticket_store_mark_used (self->store, self->ticket,
+                                  g_get_real_time () / G_USEC_PER_SEC);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TUNNEL_COUNT]);
+}
+
+gboolean
+swarm_share_start (SwarmShare         *self,
+                   SwarmStoredTicket  *ticket,
+                   GError            **error)
+{
+  g_autoptr(SwarmDestinationPolicy) policy = NULL;
+  g_autoptr(SwarmBroker) broker = NULL;
+  g_autofree char *connect_address = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  GListModel *tunnels;
+
+  g_return_val_if_fail (SWARM_IS_SHARE (self), FALSE);
+  g_return_val_if_fail (SWARM_IS_STORED_TICKET (ticket), FALSE);
+
+  switch (swarm_stored_ticket_get_status (ticket, now))
+    {
+    case SWARM_TICKET_STATUS_EXPIRED:
+      g_set_error (error, SWARM_TICKET_ERROR, SWARM_TICKET_ERROR_EXPIRED,
+                   "The ticket of session %s has expired; create a new ticket",
+                   swarm_stored_ticket_get_session_id (ticket));
+      return FALSE;
+    case SWARM_TICKET_STATUS_REVOKED:
+      g_set_error (error, SWARM_TICKET_ERROR, SWARM_TICKET_ERROR_INVALID,
+                   "The ticket of session %s was revoked; create a new ticket",
+                   swarm_stored_ticket_get_session_id (ticket));
+      return FALSE;
+    case SWARM_TICKET_STATUS_IDLE:
+    case SWARM_TICKET_STATUS_ACTIVE:
+    case SWARM_TICKET_STATUS_IN_USE:
+    default:
+      break;
+    }
+  if (swarm_stored_ticket_get_token (ticket) == NULL)
+    {
+      g_set_error (error, SWARM_TICKET_ERROR, SWARM_TICKET_ERROR_INVALID,
+                   "The token of session %s is missing from the keyring; create a new ticket",
+                   swarm_stored_ticket_get_session_id (ticket));
+      return FALSE;
+    }
+
+  swarm_share_stop (self);
+
+  if (uses_local_broker (self))
+    {
+      g_autofree char *listen = dup_setting (self, "listen-address",
+                                             SWARM_DEFAULT_LISTEN_ADDRESS);
+
+      broker = swarm_broker_new ();
+      if (!swarm_broker_listen (broker, listen, error))
+        {
+          g_prefix_error (error, "Failed to start the broker on %s: ", listen);
+          return FALSE;
+        }
+      connect_address = swarm_broker_dup_listen_address (broker);
+    }
+  else
+    {
+      connect_address = dup_setting (self, "remote-broker-address", NULL);
+      if (connect_address == NULL)
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                               "No remote broker address is set; enter one in the "
+                               "preferences or run a broker on this computer");
+          return FALSE;
+        }
+    }
+
+  policy = swarm_destination_policy_new (self->settings != NULL
+                                         && g_settings_get_boolean (self->settings,
+                                                                    "allow-private"));
+
+  self->broker = g_steal_pointer (&broker);
+  self->ticket = g_object_ref (ticket);
+  self->provider = swarm_provider_new (connect_address,
+                                       swarm_stored_ticket_get_session_id (ticket),
+                                       swarm_stored_ticket_get_token (ticket),
+                                       policy);
+  swarm_provider_set_expires_at (self->provider, swarm_stored_ticket_get_expires_at (ticket));
+
+  g_signal_connect_object (self->provider, "notify::state",
+                           G_CALLBACK (provider_state_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->provider, "notify::retry-seconds",
+                           G_CALLBACK (provider_retry_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->provider, "notify::last-error",
+                           G_CALLBACK (provider_error_cb), self, G_CONNECT_SWAPPED);
+  tunnels = swarm_provider_get_tunnels (self->provider);
+  g_signal_connect_object (tunnels, "items-changed",
+                           G_CALLBACK (provider_tunnels_changed_cb), self, G_CONNECT_SWAPPED);
+
+  self->running = TRUE;
+  swarm_stored_ticket_set_shared (ticket, TRUE);
+  g_message ("Sharing with session %s through the broker at %s",
+             swarm_stored_ticket_get_session_id (ticket), connect_address);
+
+  swarm_provider_start (self->provider);
+  set_state (self, swarm_provider_get_state (self->provider));
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TICKET]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BROKER]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
+  return TRUE;
+}
+
+gboolean
+swarm_share_start_latest (SwarmShare  *self,
+                          GError     **error)
+{
+  SwarmStoredTicket *ticket;
+
+  g_return_val_if_fail (SWARM_IS_SHARE (self), FALSE);
+
+  ticket = swarm_ticket_store_get_latest_usable (self->store);
+  if (ticket == NULL)
+    {
+      g_autofree char *address = swarm_share_dup_worker_address (self);
+      gint64 expires = g_get_real_time () / G_USEC_PER_SEC + DEFAULT_TICKET_TTL_S;
+
+      ticket = swarm_ticket_store_create (self->store, NULL, address, expires, error);
+      if (ticket == NULL)
+        return FALSE;
+    }
+  return swarm_share_start (self, ticket, error);
+}
+
+void
+swarm_share_stop (SwarmShare *self)
+{
+  gboolean was_running;
+
+  g_return_if_fail (SWARM_IS_SHARE (self));
+
+  was_running = self->running;
+  self->running = FALSE;
+
+  if (self->provider != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->provider, self);
+      g_signal_handlers_disconnect_by_data (swarm_provider_get_tunnels (self->provider), self);
+      swarm_provider_stop (self->provider);
+      g_clear_object (&self->provider);
+    }
+  if (self->broker != NULL)
+    {
+      swarm_broker_stop (self->broker);
+      g_clear_object (&self->broker);
+    }
+  if (self->ticket != NULL)
+    {
+      swarm_stored_ticket_set_tunnel_count (self->ticket, 0);
+      swarm_stored_ticket_set_shared (self->ticket, FALSE);
+      g_clear_object (&self->ticket);
+    }
+  if (self->tunnels != NULL)
+    g_list_store_remove_all (self->tunnels);
+
+  /* "Stopped because the ticket expired" stays visible until the next
+   * start, so the user learns why sharing ended. */
+  if (self->state != SWARM_PROVIDER_STATE_EXPIRED)
+    set_state (self, SWARM_PROVIDER_STATE_OFF);
+
+  if (was_running)
+    {
+      g_message ("Stopped sharing");
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TICKET]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BROKER]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TUNNEL_COUNT]);
+    }
+}
+
+gboolean
+swarm_share_get_running (SwarmShare *self)
+{
+  g_return_val_if_fail (SWARM_IS_SHARE (self), FALSE);
+  return self->running;
+}
+
+SwarmProviderState
+swarm_share_get_state (SwarmShare *self)
+{
+  g_return_val_if_fail (SWARM_IS_SHARE (self), SWARM_PROVIDER_STATE_OFF);
+  return self->state;
+}
+
+guint
+swarm_share_get_retry_seconds (SwarmShare *self)
+{
+  g_return_val_if_fail (SWARM_IS_SHARE (self), 0);
+  return self->provider != NULL ? swarm_provider_get_retry_seconds (self->provider) : 0;
+}
+
+const char *
+swarm_share_get_last_error (SwarmShare *self)
+{
+  g_return_val_if_fail (SWARM_IS_SHARE (self), NULL);
+  return self->provider != NULL ? swarm_provider_get_last_error (self->provider) : NULL;
+}
+
+SwarmStoredTicket *
+swarm_share_get_ticket (SwarmShare *self)
+{
+  g_return_val_if_fail (SWARM_IS_SHARE (self), NULL);
+  return self->ticket;
+}
+
+SwarmProvider *
+swarm_share_get_provider (SwarmShare *self)
+{
+  g_return_val_if_fail (SWARM_IS_SHARE (self), NULL);
+  return self->provider;
+}
+
+SwarmBroker *
+swarm_share_get_broker (SwarmShare *self)
+{
+  g_return_val_if_fail (SWARM_IS_SHARE (self), NULL);
+  return self->broker;
+}
+
+GListModel *
+swarm_share_get_tunnels (SwarmShare *self)
+{
+  g_return_val_if_fail (SWARM_IS_SHARE (self), NULL);
+  return G_LIST_MODEL (self->tunnels);
+}
+
+guint
+swarm_share_get_tunnel_count (SwarmShare *self)
+{
+  g_return_val_if_fail (SWARM_IS_SHARE (self), 0);
+  return g_list_model_get_n_items (G_LIST_MODEL (self->tunnels));
+}
+
+char *
+swarm_share_dup_worker_address (SwarmShare *self)
+{
+  g_autofree char *public_address = NULL;
+
+  g_return_val_if_fail (SWARM_IS_SHARE (self), NULL);
+
+  public_address = dup_setting (self, "public-address", NULL);
+  if (public_address != NULL)
+    return g_steal_pointer (&public_address);
+
+  if (!uses_local_broker (self))
+    return dup_setting (self, "remote-broker-address", SWARM_DEFAULT_LISTEN_ADDRESS);
+
+  /* With port 0 in the listen address only the bound address is useful. */
+  if (self->broker != NULL)
+    return swarm_broker_dup_listen_address (self->broker);
+  return dup_setting (self, "listen-address", SWARM_DEFAULT_LISTEN_ADDRESS);
+}
