@@ -22,7 +22,8 @@ SwarmBroker *
 swarm_cli_start_broker (const char  *listen_address,
                         guint        open_timeout_ms,
                         gboolean     json,
-                        char       **bound_address)
+                        char       **bound_address,
+                        int         *exit_status)
 {
   g_autoptr(SwarmBroker) broker = swarm_broker_new ();
   g_autoptr(GError) error = NULL;
@@ -37,6 +38,13 @@ swarm_cli_start_broker (const char  *listen_address,
 
   if (!swarm_broker_listen (broker, listen_address, &error))
     {
+      /* A host that does not parse or resolve is a bad --listen value; a
+       * port in use or a missing permission is the machine's state. */
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT))
+        *exit_status = SWARM_EXIT_USAGE;
+      else
+        *exit_status = SWARM_EXIT_FAILURE;
+
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
         swarm_cli_print_error (_("cannot listen on %s: %s; stop the program that uses "
                                  "this port or choose another --listen address"),
@@ -131,14 +139,13 @@ swarm_cli_broker_main (int        argc,
   if (!parse_open_timeout (open_timeout, &open_timeout_ms))
     return SWARM_EXIT_USAGE;
 
-  broker = swarm_cli_start_broker (listen_address, open_timeout_ms, json, NULL);
+  broker = swarm_cli_start_broker (listen_address, open_timeout_ms, json, NULL, &status);
   if (broker == NULL)
-    return SWARM_EXIT_FAILURE;
+    return status;
 
   status = swarm_cli_run ();
 
   swarm_broker_stop (broker);
-  g_message ("broker stopped");
 
   return status;
 }

@@ -195,9 +195,9 @@ swarm_cli_share_main (int        argc,
   if (options.listen != NULL)
     {
       broker = swarm_cli_start_broker (options.listen, SWARM_BROKER_DEFAULT_OPEN_TIMEOUT_MS,
-                                       json, &broker_address);
+                                       json, &broker_address, &status);
       if (broker == NULL)
-        return SWARM_EXIT_FAILURE;
+        return status;
 
       connect_address = dup_provider_connect_address (broker_address);
       if (g_strcmp0 (connect_address, broker_address) != 0)
@@ -243,10 +243,7 @@ swarm_cli_share_main (int        argc,
 
   swarm_provider_stop (provider);
   if (broker != NULL)
-    {
-      swarm_broker_stop (broker);
-      g_message ("broker stopped");
-    }
+    swarm_broker_stop (broker);
 
   return status;
 }

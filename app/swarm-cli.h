@@ -88,13 +88,14 @@ int             swarm_cli_run             (void);
 void            swarm_cli_quit            (int                 exit_status);
 
 /* Creates a broker and listens on `listen_address`, printing the start and
- * listening lines.  On failure prints the error and returns NULL; the exit
- * status is then SWARM_EXIT_FAILURE.  `bound_address` receives the address
- * actually bound, with the port chosen for port 0. */
+ * listening lines.  `bound_address` receives the address actually bound,
+ * with the port chosen for port 0.  On failure prints the error, stores the
+ * exit status in `exit_status` and returns NULL. */
 SwarmBroker    *swarm_cli_start_broker    (const char         *listen_address,
                                            guint               open_timeout_ms,
                                            gboolean            json,
-                                           char              **bound_address);
+                                           char              **bound_address,
+                                           int                *exit_status);
 
 /* Logs each state change of `provider` in words.  When its ticket expires
  * at `expires_at_unix`, prints an error and quits the main loop with
