@@ -2,7 +2,18 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include <errno.h>
 #include <string.h>
+
+#if defined(__linux__)
+#include <stddef.h>
+#include <unistd.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#endif
 
 #include "swarm-token.h"
 
@@ -46,6 +57,81 @@ test_random_bytes_empty (void)
   g_assert_no_error (error);
   g_assert_true (filled);
 }
+
+#if defined(__linux__)
+/* Exit statuses of the child in test_random_bytes_fallback(). */
+enum {
+  CHILD_PASSED = 0,
+  CHILD_FAILED = 1,
+  CHILD_NO_SECCOMP = 77,
+};
+
+/* Runs in a forked child: makes getrandom(2) fail with `error_number`, as an
+ * old kernel (ENOSYS) or a container's seccomp profile (EPERM) does, and
+ * checks that swarm_random_bytes() still fills its buffer from /dev/urandom. */
+static int
+run_without_getrandom (int error_number)
+{
+  struct sock_filter filter[] = {
+    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, nr)),
+    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, __NR_getrandom, 0, 1),
+    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((guint) error_number & SECCOMP_RET_DATA)),
+    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog program = { G_N_ELEMENTS (filter), filter };
+  guint8 buffer[64] = { 0 };
+  guint8 probe;
+  guint zeros = 0;
+
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      prctl (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
+    return CHILD_NO_SECCOMP;
+
+  /* The filter must really be in force, or the test proves nothing. */
+  if (syscall (__NR_getrandom, &probe, 1, 0) != -1 || errno != error_number)
+    return CHILD_FAILED;
+
+  if (!swarm_random_bytes (buffer, sizeof buffer, NULL))
+    return CHILD_FAILED;
+
+  for (gsize i = 0; i < sizeof buffer; i++)
+    zeros += buffer[i] == 0;
+
+  /* 64 random bytes are all zero with probability 2^-512. */
+  return zeros < sizeof buffer ? CHILD_PASSED : CHILD_FAILED;
+}
+
+static void
+test_random_bytes_fallback (void)
+{
+  static const int error_numbers[] = { ENOSYS, EPERM };
+
+  for (guint i = 0; i < G_N_ELEMENTS (error_numbers); i++)
+    {
+      int status = 0;
+      pid_t pid;
+
+      g_test_message ("getrandom fails with %s", g_strerror (error_numbers[i]));
+
+      /* A plain fork(), because the seccomp filter must not reach this
+       * process and g_test_trap_subprocess() would start a helper thread. */
+      pid = fork ();
+      g_assert_cmpint (pid, >=, 0);
+      if (pid == 0)
+        _exit (run_without_getrandom (error_numbers[i]));
+
+      g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+      g_assert_true (WIFEXITED (status));
+
+      if (WEXITSTATUS (status) == CHILD_NO_SECCOMP)
+        {
+          g_test_skip ("seccomp filters are not available here");
+          return;
+        }
+      g_assert_cmpint (WEXITSTATUS (status), ==, CHILD_PASSED);
+    }
+}
+#endif
 
 static void
 test_token_length (void)
@@ -163,6 +249,9 @@ main (int   argc,
 
   g_test_add_func ("/token/random-bytes/fill", test_random_bytes_fill);
   g_test_add_func ("/token/random-bytes/empty", test_random_bytes_empty);
+#if defined(__linux__)
+  g_test_add_func ("/token/random-bytes/urandom-fallback", test_random_bytes_fallback);
+#endif
   g_test_add_func ("/token/generate/length", test_token_length);
   g_test_add_func ("/token/generate/base64url-alphabet", test_token_alphabet);
   g_test_add_func ("/token/generate/unique-draws", test_token_uniqueness);
