@@ -163,9 +163,14 @@ class Child:
         return status
 
     def kill(self):
+        """Kill the process if it still runs, and close its pipes."""
         if self.popen.poll() is None:
             self.popen.kill()
         self.popen.wait(timeout=STEP_TIMEOUT)
+        for reader in self._readers:
+            reader.join(timeout=1)
+        self.popen.stdout.close()
+        self.popen.stderr.close()
 
 
 class TargetHandler(http.server.BaseHTTPRequestHandler):
