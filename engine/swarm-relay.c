@@ -1,1 +1,686 @@
-/* placeholder until written */
+/* swarm-relay.c: moving tunnel bytes between two sockets */
+
+/* splice(2), pipe2(2) and SPLICE_F_* are GNU extensions. */
+#define _GNU_SOURCE
+
+#include "config.h"
+
+#include "swarm-relay.h"
+
+#include <errno.h>
+#include <string.h>
+
+#ifdef G_OS_UNIX
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#endif
+
+#include "swarm-http.h"
+#include "swarm-tunnel-private.h"
+
+#if defined(__linux__) && defined(SPLICE_F_MOVE)
+#define HAVE_SPLICE 1
+#endif
+
+/* Largest amount moved by one splice or read, in bytes.  64 KiB is the
+ * default pipe capacity on Linux, so a splice into an empty pipe never
+ * blocks halfway. */
+#define COPY_CHUNK (64 * 1024)
+
+/* Rounds of read and write before the copy yields to the main loop, so one
+ * busy tunnel cannot starve the others. */
+#define MAX_ROUNDS_PER_DISPATCH 8
+
+struct _SwarmCopy {
+  GSocket *source;
+  GSocket *sink;
+  int source_fd;
+  int sink_fd;
+
+  GByteArray *buffered;   /* the source's read-ahead, shared with its connection */
+  GByteArray *out;        /* bytes waiting to be written from user space */
+  gsize out_offset;
+
+  goffset remaining;      /* body bytes still to read, or -1 until end of stream */
+  SwarmChunkedScanner *scanner;
+  gboolean chunked_finished;
+  gboolean eof;
+  gboolean started;
+
+  gboolean use_splice;
+  int pipe_fds[2];
+  gsize in_pipe;
+
+  GSource *watch;
+  SwarmCopyProgressFunc progress;
+  SwarmCopyDoneFunc done;
+  gpointer user_data;
+};
+
+static void
+ignore_sigpipe_once (void)
+{
+#ifdef G_OS_UNIX
+  static gsize initialized = 0;
+
+  /* splice(2) to a socket whose peer is gone raises SIGPIPE, and unlike
+   * send(2) it has no MSG_NOSIGNAL flag. */
+  if (g_once_init_enter (&initialized))
+    {
+      signal (SIGPIPE, SIG_IGN);
+      g_once_init_leave (&initialized, 1);
+    }
+#endif
+}
+
+SwarmCopy *
+swarm_copy_new (GSocket    *source,
+                GSocket    *sink,
+                GByteArray *buffered)
+{
+  SwarmCopy *self = g_new0 (SwarmCopy, 1);
+
+  ignore_sigpipe_once ();
+
+  self->source = g_object_ref (source);
+  self->sink = g_object_ref (sink);
+  self->source_fd = g_socket_get_fd (source);
+  self->sink_fd = g_socket_get_fd (sink);
+  self->buffered = buffered ? g_byte_array_ref (buffered) : g_byte_array_new ();
+  self->out = g_byte_array_new ();
+  self->remaining = -1;
+  self->pipe_fds[0] = self->pipe_fds[1] = -1;
+#ifdef HAVE_SPLICE
+  self->use_splice = TRUE;
+#endif
+
+  return self;
+}
+
+void
+swarm_copy_set_header (SwarmCopy *self,
+                       GBytes    *header)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (header, &size);
+
+  g_return_if_fail (!self->started);
+
+  g_byte_array_append (self->out, data, size);
+}
+
+void
+swarm_copy_set_length (SwarmCopy *self,
+                       goffset    length)
+{
+  g_return_if_fail (!self->started);
+
+  self->remaining = length;
+}
+
+void
+swarm_copy_set_chunked (SwarmCopy *self)
+{
+  g_return_if_fail (!self->started);
+
+  self->scanner = swarm_chunked_scanner_new ();
+  /* The scanner has to see every byte. */
+  self->use_splice = FALSE;
+}
+
+gboolean
+swarm_copy_reached_eof (SwarmCopy *self)
+{
+  return self->eof;
+}
+
+static void
+close_pipe (SwarmCopy *self)
+{
+#ifdef G_OS_UNIX
+  if (self->pipe_fds[0] >= 0)
+    close (self->pipe_fds[0]);
+  if (self->pipe_fds[1] >= 0)
+    close (self->pipe_fds[1]);
+#endif
+  self->pipe_fds[0] = self->pipe_fds[1] = -1;
+  self->in_pipe = 0;
+}
+
+static void
+clear_watch (SwarmCopy *self)
+{
+  if (self->watch != NULL)
+    {
+      g_source_destroy (self->watch);
+      g_clear_pointer (&self->watch, g_source_unref);
+    }
+}
+
+void
+swarm_copy_free (SwarmCopy *self)
+{
+  if (self == NULL)
+    return;
+
+  clear_watch (self);
+  close_pipe (self);
+  g_clear_pointer (&self->scanner, swarm_chunked_scanner_free);
+  g_byte_array_unref (self->buffered);
+  g_byte_array_unref (self->out);
+  g_clear_object (&self->source);
+  g_clear_object (&self->sink);
+  g_free (self);
+}
+
+static gboolean body_complete (SwarmCopy *self);
+static void pump (SwarmCopy *self);
+
+static gboolean
+watch_cb (GSocket      *socket,
+          GIOCondition  condition,
+          gpointer      user_data)
+{
+  SwarmCopy *self = user_data;
+
+  g_clear_pointer (&self->watch, g_source_unref);
+  pump (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+wait_for (SwarmCopy    *self,
+          GSocket      *socket,
+          GIOCondition  condition)
+{
+  g_assert (self->watch == NULL);
+
+  self->watch = g_socket_create_source (socket, condition, NULL);
+  g_source_set_callback (self->watch, G_SOURCE_FUNC (watch_cb), self, NULL);
+  g_source_attach (self->watch, g_main_context_get_thread_default ());
+}
+
+/* Calls back last: the callback may free the copy. */
+static void
+finish (SwarmCopy    *self,
+        const GError *error)
+{
+  close_pipe (self);
+  self->done (self, error, self->user_data);
+}
+
+static void
+finish_errno (SwarmCopy  *self,
+              int         errsv,
+              const char *what)
+{
+  g_autoptr(GError) error = NULL;
+
+  error = g_error_new (G_IO_ERROR, g_io_error_from_errno (errsv),
+                       "Failed to %s: %s", what, g_strerror (errsv));
+  finish (self, error);
+}
+
+static gboolean
+body_complete (SwarmCopy *self)
+{
+  if (self->scanner != NULL)
+    return self->chunked_finished;
+
+  return self->remaining == 0;
+}
+
+/* Moves the body's share of `data` to the output buffer and returns how
+ * many bytes that was; the rest does not belong to this body. */
+static gssize
+take_body_bytes (SwarmCopy   *self,
+                 const guint8 *data,
+                 gsize         length,
+                 GError      **error)
+{
+  gsize take = length;
+
+  if (self->scanner != NULL)
+    {
+      gssize scanned;
+
+      if (self->chunked_finished)
+        return 0;
+
+      scanned = swarm_chunked_scanner_feed (self->scanner, (const char *) data, length,
+                                            &self->chunked_finished, error);
+      if (scanned < 0)
+        return -1;
+      take = scanned;
+    }
+  else if (self->remaining >= 0)
+    {
+      take = MIN ((goffset) length, self->remaining);
+      self->remaining -= take;
+    }
+
+  g_byte_array_append (self->out, data, take);
+
+  return take;
+}
+
+/* Writes from the output buffer.  Returns FALSE when the copy must wait or
+ * has finished. */
+static gboolean
+flush_out (SwarmCopy *self)
+{
+  while (self->out_offset < self->out->len)
+    {
+      gssize n_sent;
+
+#ifdef G_OS_UNIX
+      n_sent = send (self->sink_fd, self->out->data + self->out_offset,
+                     self->out->len - self->out_offset, MSG_NOSIGNAL);
+      if (n_sent < 0)
+        {
+          int errsv = errno;
+
+          if (errsv == EINTR)
+            continue;
+          if (errsv == EAGAIN || errsv == EWOULDBLOCK)
+            {
+              wait_for (self, self->sink, G_IO_OUT);
+              return FALSE;
+            }
+          finish_errno (self, errsv, "send tunnel bytes");
+          return FALSE;
+        }
+#else
+      g_autoptr(GError) error = NULL;
+
+      n_sent = g_socket_send_with_blocking (self->sink,
+                                            (const char *) self->out->data + self->out_offset,
+                                            self->out->len - self->out_offset, FALSE,
+                                            NULL, &error);
+      if (n_sent < 0)
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            {
+              wait_for (self, self->sink, G_IO_OUT);
+              return FALSE;
+            }
+          finish (self, error);
+          return FALSE;
+        }
+#endif
+
+      self->out_offset += n_sent;
+      self->progress (n_sent, self->user_data);
+    }
+
+  g_byte_array_set_size (self->out, 0);
+  self->out_offset = 0;
+
+  return TRUE;
+}
+
+#ifdef HAVE_SPLICE
+static gboolean
+flush_pipe (SwarmCopy *self)
+{
+  while (self->in_pipe > 0)
+    {
+      gssize n_moved = splice (self->pipe_fds[0], NULL, self->sink_fd, NULL,
+                               self->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+      if (n_moved < 0)
+        {
+          int errsv = errno;
+
+          if (errsv == EINTR)
+            continue;
+          if (errsv == EAGAIN)
+            {
+              wait_for (self, self->sink, G_IO_OUT);
+              return FALSE;
+            }
+          finish_errno (self, errsv, "send tunnel bytes");
+          return FALSE;
+        }
+
+      self->in_pipe -= n_moved;
+      self->progress (n_moved, self->user_data);
+    }
+
+  return TRUE;
+}
+
+/* Returns 1 when bytes moved into the pipe, 0 when the copy must wait or
+ * has finished, and -1 when splice cannot be used on these sockets. */
+static int
+fill_pipe (SwarmCopy *self)
+{
+  gsize want = COPY_CHUNK;
+  gssize n_moved;
+
+  if (self->pipe_fds[0] < 0 && pipe2 (self->pipe_fds, O_CLOEXEC | O_NONBLOCK) < 0)
+    {
+      self->pipe_fds[0] = self->pipe_fds[1] = -1;
+      return -1;
+    }
+
+  if (self->remaining >= 0)
+    want = MIN ((goffset) want, self->remaining);
+
+  do
+    n_moved = splice (self->source_fd, NULL, self->pipe_fds[1], NULL, want,
+                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  while (n_moved < 0 && errno == EINTR);
+
+  if (n_moved < 0)
+    {
+      int errsv = errno;
+
+      if (errsv == EAGAIN)
+        {
+          /* An idle tunnel keeps no pipe, which saves two descriptors and
+           * the pipe's kernel memory per tunnel. */
+          close_pipe (self);
+          wait_for (self, self->source, G_IO_IN);
+          return 0;
+        }
+      if (errsv == EINVAL || errsv == ENOSYS)
+        {
+          close_pipe (self);
+          return -1;
+        }
+      finish_errno (self, errsv, "receive tunnel bytes");
+      return 0;
+    }
+
+  if (n_moved == 0)
+    {
+      self->eof = TRUE;
+      return 1;
+    }
+
+  self->in_pipe += n_moved;
+  if (self->remaining >= 0)
+    self->remaining -= n_moved;
+
+  return 1;
+}
+#endif
+
+/* Reads one chunk into user space.  Returns FALSE when the copy must wait
+ * or has finished. */
+static gboolean
+read_into_buffer (SwarmCopy *self)
+{
+  guint8 chunk[COPY_CHUNK];
+  gsize want = sizeof chunk;
+  gssize n_read;
+  gssize taken;
+  g_autoptr(GError) error = NULL;
+
+  if (self->remaining >= 0)
+    want = MIN ((goffset) want, self->remaining);
+
+  /* GSocket emulates blocking calls by default; this one must not wait. */
+  n_read = g_socket_receive_with_blocking (self->source, (char *) chunk, want, FALSE,
+                                           NULL, &error);
+  if (n_read < 0)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          wait_for (self, self->source, G_IO_IN);
+          return FALSE;
+        }
+      finish (self, error);
+      return FALSE;
+    }
+
+  if (n_read == 0)
+    {
+      self->eof = TRUE;
+      return TRUE;
+    }
+
+  taken = take_body_bytes (self, chunk, n_read, &error);
+  if (taken < 0)
+    {
+      finish (self, error);
+      return FALSE;
+    }
+
+  /* Bytes past the end of a chunked body belong to whatever follows. */
+  if (taken < n_read)
+    g_byte_array_append (self->buffered, chunk + taken, n_read - taken);
+
+  return TRUE;
+}
+
+static void
+pump (SwarmCopy *self)
+{
+  for (guint round = 0; round < MAX_ROUNDS_PER_DISPATCH; round++)
+    {
+      if (!flush_out (self))
+        return;
+
+#ifdef HAVE_SPLICE
+      if (!flush_pipe (self))
+        return;
+#endif
+
+      if (body_complete (self))
+        {
+          finish (self, NULL);
+          return;
+        }
+
+      if (self->eof)
+        {
+          g_autoptr(GError) error = NULL;
+
+          if (self->remaining < 0 && self->scanner == NULL)
+            {
+              finish (self, NULL);
+              return;
+            }
+
+          error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                       "The connection closed before the end of the body");
+          finish (self, error);
+          return;
+        }
+
+#ifdef HAVE_SPLICE
+      if (self->use_splice)
+        {
+          int filled = fill_pipe (self);
+
+          if (filled == 0)
+            return;
+          if (filled > 0)
+            continue;
+          self->use_splice = FALSE;
+        }
+#endif
+
+      if (!read_into_buffer (self))
+        return;
+    }
+
+  /* Still busy: let other sources run, then carry on.  The socket is most
+   * likely readable or writable again right away. */
+  if (self->out_offset < self->out->len || self->in_pipe > 0)
+    wait_for (self, self->sink, G_IO_OUT);
+  else
+    wait_for (self, self->source, G_IO_IN);
+}
+
+void
+swarm_copy_start (SwarmCopy             *self,
+                  SwarmCopyProgressFunc  progress,
+                  SwarmCopyDoneFunc      done,
+                  gpointer               user_data)
+{
+  g_autoptr(GError) error = NULL;
+  gssize taken;
+
+  g_return_if_fail (!self->started);
+
+  self->started = TRUE;
+  self->progress = progress;
+  self->done = done;
+  self->user_data = user_data;
+
+  /* The body may have begun in the bytes read along with the head. */
+  taken = take_body_bytes (self, self->buffered->data, self->buffered->len, &error);
+  if (taken < 0)
+    {
+      finish (self, error);
+      return;
+    }
+  g_byte_array_remove_range (self->buffered, 0, taken);
+
+  pump (self);
+}
+
+/* The bidirectional relay */
+
+struct _SwarmRelay {
+  SwarmConnection *near;
+  SwarmConnection *far;
+  SwarmTunnel *tunnel;
+  SwarmCopy *up;     /* near → far */
+  SwarmCopy *down;   /* far → near */
+  gboolean up_done;
+  gboolean down_done;
+  gboolean starting;
+  gboolean finished;
+  GError *error;
+  SwarmRelayDoneFunc done;
+  gpointer user_data;
+};
+
+SwarmRelay *
+swarm_relay_new (SwarmConnection *near,
+                 SwarmConnection *far,
+                 SwarmTunnel     *tunnel,
+                 GBytes          *header_to_near)
+{
+  SwarmRelay *self = g_new0 (SwarmRelay, 1);
+
+  self->near = swarm_connection_ref (near);
+  self->far = swarm_connection_ref (far);
+  self->tunnel = tunnel ? g_object_ref (tunnel) : NULL;
+  self->up = swarm_copy_new (near->socket, far->socket, near->input);
+  self->down = swarm_copy_new (far->socket, near->socket, far->input);
+  if (header_to_near != NULL)
+    swarm_copy_set_header (self->down, header_to_near);
+
+  return self;
+}
+
+void
+swarm_relay_free (SwarmRelay *self)
+{
+  if (self == NULL)
+    return;
+
+  g_clear_pointer (&self->up, swarm_copy_free);
+  g_clear_pointer (&self->down, swarm_copy_free);
+  g_clear_error (&self->error);
+  swarm_connection_close (self->near);
+  swarm_connection_close (self->far);
+  if (self->tunnel != NULL)
+    swarm_tunnel_close (self->tunnel);
+  g_clear_object (&self->tunnel);
+  swarm_connection_unref (self->near);
+  swarm_connection_unref (self->far);
+  g_free (self);
+}
+
+static void
+up_progress_cb (gsize    n_bytes,
+                gpointer user_data)
+{
+  SwarmRelay *self = user_data;
+
+  if (self->tunnel != NULL)
+    swarm_tunnel_add_bytes_up (self->tunnel, n_bytes);
+}
+
+static void
+down_progress_cb (gsize    n_bytes,
+                  gpointer user_data)
+{
+  SwarmRelay *self = user_data;
+
+  if (self->tunnel != NULL)
+    swarm_tunnel_add_bytes_down (self->tunnel, n_bytes);
+}
+
+/* Calls back once the tunnel has ended, but never from inside
+ * swarm_relay_start(), whose caller still holds the relay. */
+static void
+relay_maybe_finish (SwarmRelay *self)
+{
+  if (self->starting || self->finished)
+    return;
+
+  if (self->error == NULL && !(self->up_done && self->down_done))
+    return;
+
+  self->finished = TRUE;
+  swarm_connection_close (self->near);
+  swarm_connection_close (self->far);
+  self->done (self, self->error, self->user_data);
+}
+
+static void
+relay_copy_done_cb (SwarmCopy    *copy,
+                    const GError *error,
+                    gpointer      user_data)
+{
+  SwarmRelay *self = user_data;
+  gboolean is_up = copy == self->up;
+  SwarmConnection *sink = is_up ? self->far : self->near;
+
+  if (error != NULL)
+    {
+      /* One direction failed (a reset, a vanished peer): the tunnel is
+       * broken, so both ends are closed and their peers notice. */
+      if (self->error == NULL)
+        self->error = g_error_copy (error);
+      relay_maybe_finish (self);
+      return;
+    }
+
+  /* End of stream in this direction: pass the FIN on and keep the other
+   * direction running. */
+  g_socket_shutdown (sink->socket, FALSE, TRUE, NULL);
+
+  if (is_up)
+    self->up_done = TRUE;
+  else
+    self->down_done = TRUE;
+
+  relay_maybe_finish (self);
+}
+
+void
+swarm_relay_start (SwarmRelay         *self,
+                   SwarmRelayDoneFunc  done,
+                   gpointer            user_data)
+{
+  self->done = done;
+  self->user_data = user_data;
+
+  self->starting = TRUE;
+  swarm_copy_start (self->down, down_progress_cb, relay_copy_done_cb, self);
+  swarm_copy_start (self->up, up_progress_cb, relay_copy_done_cb, self);
+  self->starting = FALSE;
+
+  relay_maybe_finish (self);
+}

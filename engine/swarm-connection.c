@@ -1,0 +1,419 @@
+/* swarm-connection.c: a socket connection with an input buffer and a write queue */
+
+#include "config.h"
+
+#include "swarm-connection.h"
+
+#include <string.h>
+
+#ifdef G_OS_UNIX
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#endif
+
+/* Bytes requested from the kernel per read while looking for a head or a
+ * line.  Heads are small; bulk data never passes through here. */
+#define READ_CHUNK 4096
+
+/* TCP keepalive for control connections: first probe after this many
+ * seconds of silence, then one every KEEPALIVE_INTERVAL_S, and the peer is
+ * declared gone after KEEPALIVE_COUNT unanswered probes. */
+#define KEEPALIVE_IDLE_S 30
+#define KEEPALIVE_INTERVAL_S 10
+#define KEEPALIVE_COUNT 3
+
+SwarmConnection *
+swarm_connection_new (GSocketConnection *connection)
+{
+  SwarmConnection *self = g_new0 (SwarmConnection, 1);
+  g_autoptr(GSocketAddress) remote = NULL;
+
+  g_atomic_ref_count_init (&self->ref_count);
+  self->connection = g_object_ref (connection);
+  self->socket = g_object_ref (g_socket_connection_get_socket (connection));
+  self->input = g_byte_array_new ();
+  self->cancellable = g_cancellable_new ();
+  g_queue_init (&self->write_queue);
+
+  remote = g_socket_connection_get_remote_address (connection, NULL);
+  self->peer = remote ? swarm_socket_address_to_string (remote) : g_strdup ("unknown");
+
+  return self;
+}
+
+SwarmConnection *
+swarm_connection_ref (SwarmConnection *self)
+{
+  g_atomic_ref_count_inc (&self->ref_count);
+  return self;
+}
+
+void
+swarm_connection_unref (SwarmConnection *self)
+{
+  if (!g_atomic_ref_count_dec (&self->ref_count))
+    return;
+
+  swarm_connection_close (self);
+  g_queue_clear_full (&self->write_queue, (GDestroyNotify) g_bytes_unref);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->socket);
+  g_clear_object (&self->connection);
+  g_byte_array_unref (self->input);
+  g_free (self->peer);
+  g_free (self);
+}
+
+gboolean
+swarm_connection_is_closed (SwarmConnection *self)
+{
+  return self->closed;
+}
+
+void
+swarm_connection_close (SwarmConnection *self)
+{
+  if (self->closed)
+    return;
+
+  self->closed = TRUE;
+  g_cancellable_cancel (self->cancellable);
+  g_queue_clear_full (&self->write_queue, (GDestroyNotify) g_bytes_unref);
+  g_queue_init (&self->write_queue);
+  /* Closing the GSocket directly, not the GIOStream, because a stream close
+   * with a read still pending would fail with G_IO_ERROR_PENDING. */
+  g_socket_close (self->socket, NULL);
+}
+
+void
+swarm_connection_consume (SwarmConnection *self,
+                          gsize            length)
+{
+  g_return_if_fail (length <= self->input->len);
+
+  g_byte_array_remove_range (self->input, 0, length);
+}
+
+/* Reading units */
+
+typedef struct {
+  SwarmConnection *connection;
+  SwarmFrameFunc frame;
+  gsize max_length;
+  gsize read_offset;   /* where the pending read writes into input */
+  GSource *timeout_source;
+  gboolean timed_out;
+} ReadUnitData;
+
+static void
+read_unit_stop_timer (ReadUnitData *data)
+{
+  if (data->timeout_source != NULL)
+    {
+      g_source_destroy (data->timeout_source);
+      g_clear_pointer (&data->timeout_source, g_source_unref);
+    }
+}
+
+static void
+read_unit_data_free (ReadUnitData *data)
+{
+  read_unit_stop_timer (data);
+  swarm_connection_unref (data->connection);
+  g_free (data);
+}
+
+static void read_unit_step (GTask *task);
+
+static gboolean
+read_unit_timeout_cb (gpointer user_data)
+{
+  GTask *task = user_data;
+  ReadUnitData *data = g_task_get_task_data (task);
+  SwarmConnection *self = data->connection;
+
+  data->timed_out = TRUE;
+  g_clear_pointer (&data->timeout_source, g_source_unref);
+  /* The pending read sees the cancellation and reports the timeout.  This
+   * also cancels queued writes: a connection that timed out is closed. */
+  g_cancellable_cancel (self->cancellable);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+read_unit_read_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ReadUnitData *data = g_task_get_task_data (task);
+  SwarmConnection *self = data->connection;
+  g_autoptr(GError) error = NULL;
+  gssize n_read;
+
+  n_read = g_input_stream_read_finish (G_INPUT_STREAM (object), result, &error);
+  self->reading = FALSE;
+
+  if (n_read < 0)
+    {
+      read_unit_stop_timer (data);
+      g_byte_array_set_size (self->input, data->read_offset);
+      if (data->timed_out)
+        g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                 "Timed out waiting for a complete message");
+      else
+        g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  g_byte_array_set_size (self->input, data->read_offset + n_read);
+
+  if (n_read == 0)
+    {
+      read_unit_stop_timer (data);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                               "Connection closed by the peer");
+      return;
+    }
+
+  read_unit_step (g_steal_pointer (&task));
+}
+
+/* Takes ownership of `task`. */
+static void
+read_unit_step (GTask *task)
+{
+  ReadUnitData *data = g_task_get_task_data (task);
+  SwarmConnection *self = data->connection;
+  GInputStream *input_stream;
+  gsize unit_length;
+  gsize room;
+
+  unit_length = data->frame ((const char *) self->input->data, self->input->len);
+  if (unit_length > 0 || self->input->len >= data->max_length || self->closed)
+    read_unit_stop_timer (data);
+
+  if (unit_length > 0)
+    {
+      g_task_return_int (task, unit_length);
+      g_object_unref (task);
+      return;
+    }
+
+  if (self->input->len >= data->max_length)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                               "No complete message within %" G_GSIZE_FORMAT " bytes",
+                               data->max_length);
+      g_object_unref (task);
+      return;
+    }
+
+  if (self->closed)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "Connection closed");
+      g_object_unref (task);
+      return;
+    }
+
+  /* Never read more than the limit allows, so a peer cannot make the buffer
+   * grow past it. */
+  room = MIN (READ_CHUNK, data->max_length - self->input->len);
+  data->read_offset = self->input->len;
+  g_byte_array_set_size (self->input, data->read_offset + room);
+
+  self->reading = TRUE;
+  input_stream = g_io_stream_get_input_stream (G_IO_STREAM (self->connection));
+  g_input_stream_read_async (input_stream,
+                             self->input->data + data->read_offset, room,
+                             G_PRIORITY_DEFAULT, self->cancellable,
+                             read_unit_read_cb, task);
+}
+
+void
+swarm_connection_read_unit_async (SwarmConnection     *self,
+                                  SwarmFrameFunc       frame,
+                                  gsize                max_length,
+                                  guint                timeout_ms,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  GTask *task;
+  ReadUnitData *data;
+
+  g_return_if_fail (!self->reading);
+
+  /* The task data holds a reference on the connection, so the buffer the
+   * pending read writes into stays valid even if the owner lets go. */
+  task = g_task_new (NULL, NULL, callback, user_data);
+  g_task_set_source_tag (task, swarm_connection_read_unit_async);
+  g_task_set_check_cancellable (task, FALSE);
+
+  data = g_new0 (ReadUnitData, 1);
+  data->connection = swarm_connection_ref (self);
+  data->frame = frame;
+  data->max_length = max_length;
+  g_task_set_task_data (task, data, (GDestroyNotify) read_unit_data_free);
+
+  if (timeout_ms > 0)
+    {
+      data->timeout_source = g_timeout_source_new (timeout_ms);
+      g_source_set_callback (data->timeout_source, read_unit_timeout_cb, task, NULL);
+      g_source_attach (data->timeout_source, g_main_context_get_thread_default ());
+    }
+
+  read_unit_step (task);
+}
+
+gsize
+swarm_connection_read_unit_finish (SwarmConnection  *self,
+                                   GAsyncResult     *result,
+                                   GError          **error)
+{
+  gssize length = g_task_propagate_int (G_TASK (result), error);
+
+  return length < 0 ? 0 : (gsize) length;
+}
+
+/* Writing */
+
+static void write_next (SwarmConnection *self);
+
+static void
+write_all_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  SwarmConnection *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->writing = FALSE;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (object), result, NULL, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("Failed to write to %s: %s", self->peer, error->message);
+      swarm_connection_close (self);
+    }
+  else
+    {
+      GBytes *done = g_queue_pop_head (&self->write_queue);
+
+      g_clear_pointer (&done, g_bytes_unref);
+      write_next (self);
+    }
+
+  swarm_connection_unref (self);
+}
+
+static void
+write_next (SwarmConnection *self)
+{
+  GBytes *bytes;
+  GOutputStream *output_stream;
+  gsize size;
+  gconstpointer data;
+
+  if (self->writing || self->closed)
+    return;
+
+  bytes = g_queue_peek_head (&self->write_queue);
+  if (bytes == NULL)
+    {
+      if (self->close_after_flush)
+        swarm_connection_close (self);
+      return;
+    }
+
+  self->writing = TRUE;
+  data = g_bytes_get_data (bytes, &size);
+  output_stream = g_io_stream_get_output_stream (G_IO_STREAM (self->connection));
+  g_output_stream_write_all_async (output_stream, data, size, G_PRIORITY_DEFAULT,
+                                   self->cancellable, write_all_cb,
+                                   swarm_connection_ref (self));
+}
+
+void
+swarm_connection_send (SwarmConnection *self,
+                       GBytes          *bytes)
+{
+  if (self->closed)
+    return;
+
+  g_queue_push_tail (&self->write_queue, g_bytes_ref (bytes));
+  write_next (self);
+}
+
+void
+swarm_connection_send_text (SwarmConnection *self,
+                            const char      *text)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (text, strlen (text));
+
+  swarm_connection_send (self, bytes);
+}
+
+void
+swarm_connection_close_after_flush (SwarmConnection *self)
+{
+  self->close_after_flush = TRUE;
+  write_next (self);
+}
+
+/* Frames and sockets */
+
+gsize
+swarm_frame_line (const char *buffer,
+                  gsize       length)
+{
+  const char *newline = memchr (buffer, '\n', length);
+
+  return newline ? (gsize) (newline - buffer) + 1 : 0;
+}
+
+void
+swarm_socket_tune (GSocket  *socket,
+                   gboolean  keepalive)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (g_socket_get_family (socket) != G_SOCKET_FAMILY_IPV4 &&
+      g_socket_get_family (socket) != G_SOCKET_FAMILY_IPV6)
+    return;
+
+  if (!g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, &error))
+    g_debug ("Failed to set TCP_NODELAY: %s", error->message);
+
+  if (!keepalive)
+    return;
+
+  g_socket_set_keepalive (socket, TRUE);
+#if defined(TCP_KEEPIDLE) && defined(TCP_KEEPINTVL) && defined(TCP_KEEPCNT)
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_KEEPIDLE, KEEPALIVE_IDLE_S, NULL);
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_KEEPINTVL, KEEPALIVE_INTERVAL_S, NULL);
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_KEEPCNT, KEEPALIVE_COUNT, NULL);
+#endif
+}
+
+char *
+swarm_socket_address_to_string (GSocketAddress *address)
+{
+  GInetAddress *inet;
+  g_autofree char *host = NULL;
+  guint16 port;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (address))
+    return g_strdup ("local");
+
+  inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address));
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
+  host = g_inet_address_to_string (inet);
+
+  if (g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6)
+    return g_strdup_printf ("[%s]:%u", host, port);
+
+  return g_strdup_printf ("%s:%u", host, port);
+}
