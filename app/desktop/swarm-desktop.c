@@ -85,8 +85,8 @@ print_state (SwarmShare  *share,
     }
   else if (state == SWARM_PROVIDER_STATE_RETRYING)
     {
-      g_printerr ("swarm-proxy: %s; retrying in %u s\n",
-                  error != NULL ? error : "the broker cannot be reached",
+      g_printerr (_("swarm-proxy: %s; retrying in %u s\n"),
+                  error != NULL ? error : _("the broker cannot be reached"),
                   swarm_share_get_retry_seconds (share));
     }
   else
@@ -96,7 +96,7 @@ print_state (SwarmShare  *share,
 
   if (state == SWARM_PROVIDER_STATE_EXPIRED)
     {
-      g_printerr ("swarm-proxy: the ticket expired; sharing stopped\n");
+      g_printerr (_("swarm-proxy: the ticket expired; sharing stopped\n"));
       run->exit_status = 1;
       g_main_loop_quit (run->loop);
     }
@@ -140,9 +140,9 @@ print_ticket (SwarmStoredTicket *stored,
       g_autofree char *text = swarm_ticket_to_json (ticket, TRUE);
       g_autofree char *quoted = g_shell_quote (proxy_url);
 
-      g_print ("Ticket (hand it to the workers):\n%s\n\n", text);
-      g_print ("A worker fetches a URL through this computer with:\n"
-               "  curl --proxy %s \"$URL\"\n", quoted);
+      g_print (_("Ticket (hand it to the workers):\n%s\n\n"), text);
+      g_print (_("A worker fetches a URL through this computer with:\n"
+                 "  curl --proxy %s \"$URL\"\n"), quoted);
     }
 }
 
@@ -157,8 +157,8 @@ run_headless (gboolean json)
   guint sigint_id, sigterm_id;
 
   if (!swarm_ticket_store_get_uses_keyring (store))
-    g_printerr ("swarm-proxy: tokens are stored in %s/tokens.json (readable only by you) "
-                "because %s\n", swarm_ticket_store_get_data_dir (store),
+    g_printerr (_("swarm-proxy: tokens are stored in %s/tokens.json (readable only by you) "
+                  "because %s\n"), swarm_ticket_store_get_data_dir (store),
                 swarm_ticket_store_get_keyring_problem (store));
 
   if (!swarm_share_start_latest (share, &error))

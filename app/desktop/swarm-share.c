@@ -17,6 +17,7 @@ struct _SwarmShare
   SwarmTicketStore *store;
 
   SwarmBroker *broker;
+  char *broker_listen;     /* listen-address the running broker was started with */
   SwarmProvider *provider;
   SwarmStoredTicket *ticket;
   GListStore *tunnels;     /* mirror of the provider's tunnels, stable across restarts */
@@ -302,13 +303,77 @@ provider_tunnels_changed_cb (SwarmShare *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TUNNEL_COUNT]);
 }
 
+static void
+stop_broker (SwarmShare *self)
+{
+  if (self->broker == NULL)
+    return;
+  swarm_broker_stop (self->broker);
+  g_clear_object (&self->broker);
+  g_clear_pointer (&self->broker_listen, g_free);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BROKER]);
+}
+
+/* Starts the local broker when the settings ask for one and it is not
+ * running with the configured listen address yet; stops it when they do
+ * not.  It runs before a new ticket is issued, so that a listen port of 0
+ * is already resolved to the bound port for the ticket. */
+static gboolean
+ensure_broker (SwarmShare  *self,
+               GError     **error)
+{
+  g_autofree char *listen = NULL;
+  g_autoptr(SwarmBroker) broker = NULL;
+
+  if (!uses_local_broker (self))
+    {
+      stop_broker (self);
+      return TRUE;
+    }
+
+  listen = dup_setting (self, "listen-address", SWARM_DEFAULT_LISTEN_ADDRESS);
+  if (self->broker != NULL && g_strcmp0 (self->broker_listen, listen) == 0)
+    return TRUE;
+  stop_broker (self);
+
+  broker = swarm_broker_new ();
+  if (!swarm_broker_listen (broker, listen, error))
+    {
+      g_prefix_error (error, "Failed to start the broker on %s: ", listen);
+      return FALSE;
+    }
+  self->broker = g_steal_pointer (&broker);
+  self->broker_listen = g_steal_pointer (&listen);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BROKER]);
+  return TRUE;
+}
+
+static void
+stop_provider (SwarmShare *self)
+{
+  if (self->provider != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->provider, self);
+      g_signal_handlers_disconnect_by_data (swarm_provider_get_tunnels (self->provider), self);
+      swarm_provider_stop (self->provider);
+      g_clear_object (&self->provider);
+    }
+  if (self->ticket != NULL)
+    {
+      swarm_stored_ticket_set_tunnel_count (self->ticket, 0);
+      swarm_stored_ticket_set_shared (self->ticket, FALSE);
+      g_clear_object (&self->ticket);
+    }
+  if (self->tunnels != NULL)
+    g_list_store_remove_all (self->tunnels);
+}
+
 gboolean
 swarm_share_start (SwarmShare         *self,
                    SwarmStoredTicket  *ticket,
                    GError            **error)
 {
   g_autoptr(SwarmDestinationPolicy) policy = NULL;
-  g_autoptr(SwarmBroker) broker = NULL;
   g_autofree char *connect_address = NULL;
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   GListModel *tunnels;
@@ -342,20 +407,13 @@ swarm_share_start (SwarmShare         *self,
       return FALSE;
     }
 
-  swarm_share_stop (self);
+  stop_provider (self);
 
-  if (uses_local_broker (self))
+  if (!ensure_broker (self, error))
+    return FALSE;
+  if (self->broker != NULL)
     {
-      g_autofree char *listen = dup_setting (self, "listen-address",
-                                             SWARM_DEFAULT_LISTEN_ADDRESS);
-
-      broker = swarm_broker_new ();
-      if (!swarm_broker_listen (broker, listen, error))
-        {
-          g_prefix_error (error, "Failed to start the broker on %s: ", listen);
-          return FALSE;
-        }
-      connect_address = swarm_broker_dup_listen_address (broker);
+      connect_address = swarm_broker_dup_listen_address (self->broker);
     }
   else
     {
@@ -373,7 +431,6 @@ swarm_share_start (SwarmShare         *self,
                                          && g_settings_get_boolean (self->settings,
                                                                     "allow-private"));
 
-  self->broker = g_steal_pointer (&broker);
   self->ticket = g_object_ref (ticket);
   self->provider = swarm_provider_new (connect_address,
                                        swarm_stored_ticket_get_session_id (ticket),
@@ -400,7 +457,6 @@ swarm_share_start (SwarmShare         *self,
   set_state (self, swarm_provider_get_state (self->provider));
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TICKET]);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BROKER]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
   return TRUE;
 }
@@ -416,12 +472,22 @@ swarm_share_start_latest (SwarmShare  *self,
   ticket = swarm_ticket_store_get_latest_usable (self->store);
   if (ticket == NULL)
     {
-      g_autofree char *address = swarm_share_dup_worker_address (self);
-      gint64 expires = g_get_real_time () / G_USEC_PER_SEC + DEFAULT_TICKET_TTL_S;
+      g_autofree char *address = NULL;
 
-      ticket = swarm_ticket_store_create (self->store, NULL, address, expires, error);
-      if (ticket == NULL)
+      if (!ensure_broker (self, error))
         return FALSE;
+      address = swarm_share_dup_worker_address (self);
+
+      ticket = swarm_ticket_store_create (self->store, NULL, address,
+                                          g_get_real_time () / G_USEC_PER_SEC
+                                          + DEFAULT_TICKET_TTL_S,
+                                          error);
+      if (ticket == NULL)
+        {
+          if (!self->running)
+            stop_broker (self);
+          return FALSE;
+        }
     }
   return swarm_share_start (self, ticket, error);
 }
@@ -436,26 +502,8 @@ swarm_share_stop (SwarmShare *self)
   was_running = self->running;
   self->running = FALSE;
 
-  if (self->provider != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->provider, self);
-      g_signal_handlers_disconnect_by_data (swarm_provider_get_tunnels (self->provider), self);
-      swarm_provider_stop (self->provider);
-      g_clear_object (&self->provider);
-    }
-  if (self->broker != NULL)
-    {
-      swarm_broker_stop (self->broker);
-      g_clear_object (&self->broker);
-    }
-  if (self->ticket != NULL)
-    {
-      swarm_stored_ticket_set_tunnel_count (self->ticket, 0);
-      swarm_stored_ticket_set_shared (self->ticket, FALSE);
-      g_clear_object (&self->ticket);
-    }
-  if (self->tunnels != NULL)
-    g_list_store_remove_all (self->tunnels);
+  stop_provider (self);
+  stop_broker (self);
 
   /* "Stopped because the ticket expired" stays visible until the next
    * start, so the user learns why sharing ended. */
@@ -467,7 +515,6 @@ swarm_share_stop (SwarmShare *self)
       g_message ("Stopped sharing");
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TICKET]);
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BROKER]);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TUNNEL_COUNT]);
     }
 }

@@ -745,8 +745,10 @@ load_metadata (SwarmTicketStore *self)
       ticket->expires_at = member_int_or_zero (object, "expires_at_unix");
       ticket->last_used = member_int_or_zero (object, "last_used_unix");
       ticket->revoked = json_object_get_boolean_member_with_default (object, "revoked", FALSE);
-      ticket->token = lookup_token (self, session_id);
-      if (ticket->token == NULL)
+      /* Revoking removes the token, so only valid tickets look for one. */
+      if (!ticket->revoked)
+        ticket->token = lookup_token (self, session_id);
+      if (ticket->token == NULL && !ticket->revoked)
         g_warning ("The token of session %s was not found; the ticket cannot be shared",
                    session_id);
       g_ptr_array_add (self->tickets, ticket);

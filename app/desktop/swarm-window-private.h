@@ -8,6 +8,7 @@ G_BEGIN_DECLS
 GtkSwitch  *swarm_window_get_share_switch (SwarmWindow *self);
 GtkLabel   *swarm_window_get_state_label  (SwarmWindow *self);
 GtkLabel   *swarm_window_get_state_detail_label (SwarmWindow *self);
+AdwEntryRow *swarm_window_get_session_entry (SwarmWindow *self);
 GtkListBox *swarm_window_get_tickets_list (SwarmWindow *self);
 GtkListBox *swarm_window_get_tunnels_list (SwarmWindow *self);
 GtkListBox *swarm_window_get_sessions_list (SwarmWindow *self);

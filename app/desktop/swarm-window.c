@@ -19,6 +19,7 @@ struct _SwarmWindow
 
   SwarmShare *share;
   GHashTable *revealed;     /* session ids whose token is shown */
+  AdwToast *toast;          /* the toast on screen, weak */
   guint tick_id;
 
   AdwToastOverlay *toast_overlay;
@@ -592,10 +593,13 @@ update_tunnel_row (GtkWidget *row,
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
 }
 
+static void update_tunnel_totals (SwarmWindow *self);
+
 static void
 tunnel_bytes_cb (GtkWidget *row)
 {
   update_tunnel_row (row, FALSE);
+  update_tunnel_totals (g_object_get_data (G_OBJECT (row), "window"));
 }
 
 static GtkWidget *
@@ -621,6 +625,7 @@ create_tunnel_row_cb (gpointer item,
   sample->sampled_at = g_get_monotonic_time ();
   g_object_set_data_full (G_OBJECT (row), "tunnel", g_object_ref (tunnel), g_object_unref);
   g_object_set_data_full (G_OBJECT (row), "rate", sample, g_free);
+  g_object_set_data (G_OBJECT (row), "window", user_data);
 
   g_signal_connect_object (tunnel, "notify::bytes-up", G_CALLBACK (tunnel_bytes_cb), row,
                            G_CONNECT_SWAPPED);
@@ -820,8 +825,18 @@ swarm_window_show_toast (SwarmWindow *self,
 
   g_return_if_fail (SWARM_IS_WINDOW (self));
 
+  /* The overlay queues toasts, so a new message would wait behind the one on
+   * screen; it replaces that one's text instead.  (Dismissing the old toast
+   * first crashes libadwaita 1.2 during the hide animation.) */
+  if (self->toast != NULL)
+    {
+      adw_toast_set_title (self->toast, text);
+      return;
+    }
+
   toast = adw_toast_new (text);
   adw_toast_set_timeout (toast, 3);
+  g_set_weak_pointer (&self->toast, toast);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
 }
 
@@ -910,6 +925,12 @@ swarm_window_get_state_detail_label (SwarmWindow *self)
   return self->state_detail_label;
 }
 
+AdwEntryRow *
+swarm_window_get_session_entry (SwarmWindow *self)
+{
+  return self->session_entry;
+}
+
 GtkListBox *
 swarm_window_get_tickets_list (SwarmWindow *self)
 {
@@ -950,6 +971,7 @@ swarm_window_dispose (GObject *object)
   SwarmWindow *self = SWARM_WINDOW (object);
 
   g_clear_handle_id (&self->tick_id, g_source_remove);
+  g_clear_weak_pointer (&self->toast);
   if (self->tickets_list != NULL)
     {
       gtk_list_box_bind_model (self->tickets_list, NULL, NULL, NULL, NULL);
