@@ -4,7 +4,8 @@
 Usage: check_metainfo.py METAINFO SOURCE_ROOT PROJECT_VERSION
 
 - Every screenshot links a file in this repository through a release tag,
-  and that file exists here, so the link works once the tag is pushed.
+  and that file exists here as a PNG image, so the link works once the tag
+  is pushed.
 - The newest release is the project's version and is not dated in the
   future.
 - The homepage and the screenshots name the same repository.
@@ -21,6 +22,7 @@ RAW_URL_PATTERN = re.compile(
     r"^https://raw\.githubusercontent\.com/swarmproxy/swarm-proxy/"
     r"(?P<ref>[^/]+)/(?P<path>.+)$")
 TAG_PATTERN = re.compile(r"^v\d+\.\d+\.\d+$")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def version_key(version):
@@ -74,6 +76,10 @@ def main():
         if not os.path.isfile(local_path):
             failures.append(f"screenshot file {match.group('path')} is missing "
                             f"from the repository")
+            continue
+        with open(local_path, "rb") as f:
+            if f.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+                failures.append(f"screenshot file {match.group('path')} is not a PNG image")
 
     for failure in failures:
         print(f"FAIL: {failure}")
