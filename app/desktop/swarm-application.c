@@ -18,7 +18,7 @@ struct _SwarmApplication
   SwarmTicketStore *store;
   SwarmShare *share;
   SwarmTray *tray;
-  gboolean held;           /* holding the application while sharing */
+  gboolean holding;        /* g_application_hold() is in effect while sharing */
 };
 
 G_DEFINE_FINAL_TYPE (SwarmApplication, swarm_application, ADW_TYPE_APPLICATION)
@@ -63,8 +63,8 @@ close_hint_response_cb (AdwMessageDialog *dialog,
   gtk_window_destroy (window);
 }
 
-/* Closing the window never stops sharing: the hold keeps the application
- * running.  The first time, a dialog says so before the window goes. */
+/* Closing the window does not stop sharing, because the hold keeps the
+ * application running.  The first time, a dialog explains this first. */
 static gboolean
 window_close_request_cb (SwarmWindow      *window,
                          SwarmApplication *self)
@@ -127,14 +127,14 @@ share_notify_cb (SwarmApplication *self)
 {
   gboolean running = swarm_share_get_running (self->share);
 
-  if (running && !self->held)
+  if (running && !self->holding)
     {
       g_application_hold (G_APPLICATION (self));
-      self->held = TRUE;
+      self->holding = TRUE;
     }
-  else if (!running && self->held)
+  else if (!running && self->holding)
     {
-      self->held = FALSE;
+      self->holding = FALSE;
       g_application_release (G_APPLICATION (self));
     }
 

@@ -91,8 +91,8 @@ background_cb (GObject      *source,
       return;
     }
 
-  /* Turning autostart off always succeeds; turning it on may be granted
-   * for running in the background but not for autostart. */
+  /* The portal may allow running in the background but not autostart, so
+   * the switch follows the "autostart" result rather than the response. */
   if (requested && !granted)
     {
       set_autostart_switch (self, FALSE);

@@ -314,10 +314,10 @@ stop_broker (SwarmShare *self)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BROKER]);
 }
 
-/* Starts the local broker when the settings ask for one and it is not
- * running with the configured listen address yet; stops it when they do
- * not.  It runs before a new ticket is issued, so that a listen port of 0
- * is already resolved to the bound port for the ticket. */
+/* Starts the local broker if the settings ask for one and none runs with
+ * the configured listen address, and stops it if they ask for a remote one.
+ * Called before a new ticket is issued, so that the ticket gets the bound
+ * port when the listen address has port 0. */
 static gboolean
 ensure_broker (SwarmShare  *self,
                GError     **error)

@@ -1,9 +1,9 @@
 /* swarm-share.h: sharing this computer's egress with one ticket
  *
- * Ties the saved settings to the engine: starts a broker on this computer
- * when the settings ask for one, runs the provider for a stored ticket and
- * mirrors its state, so the window, the tray and the headless mode show the
- * same thing.  No GTK.
+ * Connects the saved settings to the engine.  It starts a broker on this
+ * computer when the settings ask for one, runs the provider for a stored
+ * ticket and mirrors the provider's state.  The window, the tray and the
+ * headless mode all read that one state.  No GTK.
  */
 #pragma once
 

@@ -546,8 +546,8 @@ save_fallback_tokens (SwarmTicketStore  *self,
   return ok;
 }
 
-/* Switches to the fallback file and says so once, in the log and through
- * the keyring-problem property that the window shows. */
+/* Switches to the fallback file and reports it once: a warning in the log
+ * and the keyring-problem property, which the window shows. */
 static void
 use_fallback (SwarmTicketStore *self,
               const char       *reason)

@@ -1,8 +1,8 @@
 /* swarm-ticket-store.h: the tickets this computer has issued
  *
  * Metadata (session id, broker address, issue and expiry times, revocation,
- * last use) lives in a JSON file under the user data folder; tokens live in
- * the keyring through libsecret.  Without a Secret Service the tokens go to a
+ * last use) is kept in a JSON file under the user data folder.  Tokens are
+ * kept in the keyring through libsecret.  Without a Secret Service the tokens go to a
  * file readable only by the user, and the store says so.
  */
 #pragma once
@@ -37,7 +37,7 @@ gint64             swarm_stored_ticket_get_expires_at   (SwarmStoredTicket *self
 gboolean           swarm_stored_ticket_get_revoked      (SwarmStoredTicket *self);
 /* Unix seconds of the last tunnel opened with this ticket, or 0 for never. */
 gint64             swarm_stored_ticket_get_last_used    (SwarmStoredTicket *self);
-/* Open tunnels using the ticket now; set by whoever shares it. */
+/* Open tunnels using the ticket now, set by the SwarmShare that shares it. */
 guint              swarm_stored_ticket_get_tunnel_count (SwarmStoredTicket *self);
 void               swarm_stored_ticket_set_tunnel_count (SwarmStoredTicket *self,
                                                          guint              count);

@@ -286,7 +286,7 @@ menu_item_properties (SwarmTray       *self,
       g_variant_dict_insert (&dict, "visible", "b", TRUE);
     }
 
-  /* An empty list of names asks for every property. */
+  /* An empty list of names requests every property. */
   if (names != NULL && names[0] != NULL)
     {
       g_autoptr(GVariant) all = g_variant_ref_sink (g_variant_dict_end (&dict));
@@ -588,8 +588,8 @@ watcher_appeared_cb (GDBusConnection *connection,
 {
   SwarmTray *self = SWARM_TRAY (user_data);
 
-  /* The unique name tells the watcher which connection owns the item; the
-   * watcher assumes the conventional /StatusNotifierItem path. */
+  /* The unique name identifies the connection that owns the item, and the
+   * watcher then uses the conventional /StatusNotifierItem path. */
   g_dbus_connection_call (connection, SWARM_TRAY_WATCHER_NAME, SWARM_TRAY_WATCHER_PATH,
                           SWARM_TRAY_WATCHER_NAME, "RegisterStatusNotifierItem",
                           g_variant_new ("(s)", g_dbus_connection_get_unique_name (connection)),

@@ -2,8 +2,9 @@
  *
  * GTK 4 has no tray API, so the item (org.kde.StatusNotifierItem at
  * /StatusNotifierItem) and its menu (com.canonical.dbusmenu at /MenuBar) are
- * exported directly.  The tray knows nothing of the window: it shows what it
- * is told and emits signals for what the user picks.  No GTK.
+ * exported directly.  The tray does not depend on the window: its owner sets
+ * the state to show, and the tray emits signals for the menu items the user
+ * picks.  No GTK.
  */
 #pragma once
 

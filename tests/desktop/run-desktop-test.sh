@@ -39,7 +39,7 @@ export GTK_A11Y=none
 unset DBUS_SESSION_BUS_ADDRESS
 
 # The keyring daemon prompts for a password unless it is unlocked on start,
-# and there is nobody to answer a prompt here.
+# and a test cannot answer a prompt.
 inner='printf %s swarm-test-password | gnome-keyring-daemon --unlock --components=secrets \
   >/dev/null || exit 1; exec "$@"'
 

@@ -266,7 +266,7 @@ call_done (gpointer data)
 }
 
 /* Calls the tray from the watcher's connection.  The call is asynchronous
- * because the tray answers from this same main loop. */
+ * because the tray replies from this same main loop. */
 static GVariant *
 call_tray (Fixture    *fixture,
            const char *path,
