@@ -17,6 +17,7 @@ import hashlib
 import http.server
 import json
 import os
+import queue
 import random
 import re
 import shutil
@@ -421,13 +422,14 @@ class Response:
                 repr(self.body[:300]) + (' …' if len(self.body) > 300 else ''))
 
 
-class ProxyClient:
-    """One TCP connection to the broker, with the bytes read past each step kept."""
+class BufferedConnection:
+    """A connected socket with a read buffer, so that bytes read past one step
+    (a head, a line) stay available to the next."""
 
-    def __init__(self, address, timeout=10.0):
-        host, port = split_host_port(address)
+    def __init__(self, sock, timeout=10.0):
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = sock
+        self.sock.settimeout(timeout)
         self.buffer = bytearray()
 
     def close(self):
@@ -553,6 +555,10 @@ class ProxyClient:
             pass
         return b''.join(pieces)
 
+    def read_text_line(self):
+        """Read one control line and return it without its line ending."""
+        return self.read_line().decode('latin-1').rstrip('\r\n')
+
     def closed_by_peer(self, timeout=5.0):
         """Return True when the broker closes the connection within `timeout`
         seconds without sending anything more."""
@@ -568,6 +574,14 @@ class ProxyClient:
         finally:
             self.sock.settimeout(self.timeout)
         return data == b''
+
+
+class ProxyClient(BufferedConnection):
+    """One TCP connection to the broker, speaking HTTP/1.x by hand."""
+
+    def __init__(self, address, timeout=10.0):
+        host, port = split_host_port(address)
+        super().__init__(socket.create_connection((host, port), timeout=timeout), timeout)
 
 
 def proxy_get(broker_address, url, session_id, token, timeout=10.0, extra_headers=()):
@@ -621,6 +635,51 @@ class FakeProvider:
         self.sock.close()
 
 
+class FakeBroker:
+    """A listening socket that hands each incoming connection, with its first
+    line read, to the test, in place of a real broker."""
+
+    def __init__(self, timeout=10.0):
+        self.timeout = timeout
+        self.listener = socket.create_server((LOOPBACK, 0))
+        self.address = f'{LOOPBACK}:{self.listener.getsockname()[1]}'
+        self.connections = queue.Queue()
+        self.accepted = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            connection = BufferedConnection(sock, self.timeout)
+            self.accepted.append(connection)
+            threading.Thread(target=self._read_first_line, args=(connection,),
+                             daemon=True).start()
+
+    def _read_first_line(self, connection):
+        try:
+            line = connection.read_text_line()
+        except (OSError, EOFError):
+            line = None
+        self.connections.put((connection, line))
+
+    def next_connection(self, timeout=15.0):
+        """Return (connection, first line) of the next connection, first
+        line None when it closed before a whole line arrived."""
+        try:
+            return self.connections.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f'no connection to the fake broker within {timeout} s') from None
+
+    def close(self):
+        self.listener.close()
+        for connection in self.accepted:
+            connection.close()
+
+
 class ManagedProcess:
     """A child process with its output in a log file."""
 
@@ -663,12 +722,13 @@ class ManagedProcess:
 
 class Broker(ManagedProcess):
     def __init__(self, workdir, listen=f'{LOOPBACK}:0', open_timeout=None, name='broker',
-                 extra_args=()):
+                 extra_args=(), extra_env=None):
         argv = [swarm_proxy_path(), 'broker', '--listen', listen]
         if open_timeout is not None:
             argv += ['--open-timeout', str(open_timeout)]
         argv += list(extra_args)
-        super().__init__(name, argv, workdir)
+        env = dict(os.environ, **(extra_env or {}))
+        super().__init__(name, argv, workdir, env=env)
         self.address = self._wait_for_address()
         self.host, self.port = split_host_port(self.address)
 
@@ -689,10 +749,10 @@ class Broker(ManagedProcess):
 
 class Provider(ManagedProcess):
     def __init__(self, workdir, broker_address, session_id, token, allow_private=True,
-                 token_source='argument', name='provider', extra_args=()):
+                 token_source='argument', name='provider', extra_args=(), extra_env=None):
         argv = [swarm_proxy_path(), 'provider', '--broker', broker_address,
                 '--session-id', session_id]
-        env = dict(os.environ)
+        env = dict(os.environ, **(extra_env or {}))
         env.pop('SWARM_PROXY_TOKEN', None)
         if token_source == 'argument':
             argv += ['--token', token]
@@ -819,6 +879,11 @@ class SwarmTestCase(unittest.TestCase):
         self.addCleanup(provider.kill)
         return provider
 
+    def start_fake_broker(self):
+        fake = FakeBroker()
+        self.addCleanup(fake.close)
+        return fake
+
     def start_target(self, name, host=LOOPBACK, tls_context=None):
         server = TargetServer(name, host=host, tls_context=tls_context).start()
         self.addCleanup(server.stop)
@@ -829,16 +894,23 @@ class SwarmTestCase(unittest.TestCase):
         self.addCleanup(fake.close)
         return fake
 
-    def share_session(self, session_id=None, token=None, target=None, **provider_kwargs):
+    def share_session(self, session_id=None, token=None, target=None, broker_kwargs=None,
+                      **provider_kwargs):
         """Start a broker, a provider and a target, and wait until a request
         through the session reaches the target."""
-        broker = self.start_broker()
+        broker = self.start_broker(**(broker_kwargs or {}))
         session_id = session_id or f'session-{os.getpid()}'
         token = token or random_token()
         target = target or self.start_target('target')
         provider = self.start_provider(broker.address, session_id, token, **provider_kwargs)
         wait_for_session(broker.address, session_id, token, target.url('/name'))
         return broker, provider, target, session_id, token
+
+    def assert_not_logged(self, secret):
+        """Check that no child process wrote `secret` to its output."""
+        for process in self._processes:
+            self.assertNotIn(secret.encode(), process.output(),
+                             f'{process.name} wrote a secret to its log')
 
     def run_curl(self, args, timeout=60):
         argv = ['curl', '--silent', '--show-error', '--noproxy', '', *args]

@@ -6,7 +6,6 @@ Proxy-Authenticate challenge.
 """
 
 import base64
-import socket
 import time
 import unittest
 

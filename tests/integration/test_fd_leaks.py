@@ -8,14 +8,19 @@ import unittest
 import swarm_harness as harness
 
 SETTLE_TIMEOUT = 10  # seconds for tunnels to wind down after the batch
+WRONG_TOKEN = 'wrong-token-Zq81'  # distinctive, so a log search cannot hit ordinary words
 
 
 class FdLeakTest(harness.SwarmTestCase):
 
     def setUp(self):
         super().setUp()
+        # Debug logging is on so that the secrets check below covers every
+        # log level.
+        debug = {'G_MESSAGES_DEBUG': 'all'}
         self.broker, self.provider, self.target, self.session_id, self.token = \
-            self.share_session(session_id='fd-session')
+            self.share_session(session_id='fd-session', broker_kwargs={'extra_env': debug},
+                               extra_env=debug)
 
     def client(self):
         client = harness.ProxyClient(self.broker.address, timeout=15)
@@ -51,7 +56,7 @@ class FdLeakTest(harness.SwarmTestCase):
                 client.read_response()
 
             # Errors: 407, 403, 503, 502, 400.
-            for headers in ([], [self.credentials(token='wrong')],
+            for headers in ([], [self.credentials(token=WRONG_TOKEN)],
                             [self.credentials(session_id='nobody')]):
                 with harness.ProxyClient(self.broker.address, timeout=15) as client:
                     client.send(self.get_request('/name', headers))
@@ -138,6 +143,11 @@ class FdLeakTest(harness.SwarmTestCase):
         response = harness.proxy_get(self.broker.address, self.target.url('/name'),
                                      self.session_id, self.token)
         self.assertEqual(response.body, b'target', response.describe())
+
+    def test_tokens_never_logged(self):
+        self.run_batch(1)
+        self.assert_not_logged(self.token)
+        self.assert_not_logged(WRONG_TOKEN)
 
 
 if __name__ == '__main__':

@@ -3,7 +3,6 @@
 import hashlib
 import json
 import os
-import socket
 import unittest
 
 import swarm_harness as harness
