@@ -191,7 +191,10 @@ read_unit_step (GTask *task)
   gsize unit_length;
   gsize room;
 
-  unit_length = data->frame ((const char *) self->input->data, self->input->len);
+  /* An empty GByteArray has no data pointer at all. */
+  unit_length = self->input->len > 0
+    ? data->frame ((const char *) self->input->data, self->input->len)
+    : 0;
   if (unit_length > 0 || self->input->len >= data->max_length || self->closed)
     read_unit_stop_timer (data);
 

@@ -535,13 +535,16 @@ swarm_copy_start (SwarmCopy             *self,
   self->user_data = user_data;
 
   /* The body may have begun in the bytes read along with the head. */
-  taken = take_body_bytes (self, self->buffered->data, self->buffered->len, &error);
-  if (taken < 0)
+  if (self->buffered->len > 0)
     {
-      finish (self, error);
-      return;
+      taken = take_body_bytes (self, self->buffered->data, self->buffered->len, &error);
+      if (taken < 0)
+        {
+          finish (self, error);
+          return;
+        }
+      g_byte_array_remove_range (self->buffered, 0, taken);
     }
-  g_byte_array_remove_range (self->buffered, 0, taken);
 
   pump (self);
 }
