@@ -469,6 +469,9 @@ swarm_share_start_latest (SwarmShare  *self,
 
   g_return_val_if_fail (SWARM_IS_SHARE (self), FALSE);
 
+  /* NOTE: a stored ticket keeps the broker address it was issued with.  With
+   * port 0 in listen-address the broker gets a new port at each start, so
+   * only the first start's ticket names the right port. */
   ticket = swarm_ticket_store_get_latest_usable (self->store);
   if (ticket == NULL)
     {

@@ -210,6 +210,17 @@ fixture_set_up (Fixture       *fixture,
 
   fixture->settings = swarm_settings_new ();
   g_assert_nonnull (fixture->settings);
+  /* The memory backend keeps values for the whole process, so every test
+   * starts from the defaults. */
+  {
+    g_autoptr(GSettingsSchema) schema = NULL;
+    g_auto(GStrv) keys = NULL;
+
+    g_object_get (fixture->settings, "settings-schema", &schema, NULL);
+    keys = g_settings_schema_list_keys (schema);
+    for (guint i = 0; keys[i] != NULL; i++)
+      g_settings_reset (fixture->settings, keys[i]);
+  }
   /* Port 0: a free port, so tests never collide with a running broker. */
   g_settings_set_string (fixture->settings, "listen-address", "127.0.0.1:0");
   g_settings_set_string (fixture->settings, "broker-mode", "local");
@@ -277,6 +288,19 @@ test_window_toggle_shares (Fixture       *fixture,
   g_assert_nonnull (swarm_share_get_ticket (fixture->share));
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (fixture->store)), ==, 1);
   save_screenshot (fixture, "sharing");
+
+  /* The broker on this computer lists the session on the Sessions page. */
+  {
+    GtkListBoxRow *row = gtk_list_box_get_row_at_index (
+      swarm_window_get_sessions_list (fixture->window), 0);
+
+    g_assert_nonnull (row);
+    g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==,
+                     swarm_stored_ticket_get_session_id (swarm_share_get_ticket (fixture->share)));
+    swarm_window_show_page (fixture->window, "sessions");
+    save_screenshot (fixture, "sessions");
+    swarm_window_show_page (fixture->window, "share");
+  }
 
   gtk_switch_set_active (share_switch, FALSE);
   g_assert_false (swarm_share_get_running (fixture->share));
@@ -527,6 +551,60 @@ test_window_ticket_expires (Fixture       *fixture,
   save_screenshot (fixture, "expired");
 }
 
+static gboolean
+is_retrying (gpointer data)
+{
+  return swarm_share_get_state (SWARM_SHARE (data)) == SWARM_PROVIDER_STATE_RETRYING;
+}
+
+static void
+test_window_retrying_shows_error (Fixture       *fixture,
+                                  gconstpointer  data)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *remote = NULL;
+  const char *title;
+  const char *detail;
+
+  /* A port that was just free and is now closed: nothing listens there. */
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                         &error);
+  g_assert_no_error (error);
+  address = g_inet_socket_address_new (loopback, 0);
+  g_assert_true (g_socket_bind (socket, address, FALSE, &error));
+  g_clear_object (&address);
+  address = g_socket_get_local_address (socket, &error);
+  g_assert_no_error (error);
+  remote = g_strdup_printf ("127.0.0.1:%u",
+                            g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
+  g_socket_close (socket, NULL);
+
+  g_settings_set_string (fixture->settings, "broker-mode", "remote");
+  g_settings_set_string (fixture->settings, "remote-broker-address", remote);
+
+  gtk_switch_set_active (swarm_window_get_share_switch (fixture->window), TRUE);
+  g_assert_true (swarm_share_get_running (fixture->share));
+  g_assert_null (swarm_share_get_broker (fixture->share));
+  g_assert_true (wait_until (is_retrying, fixture->share, WAIT_TIMEOUT_S));
+
+  title = gtk_label_get_label (swarm_window_get_state_label (fixture->window));
+  detail = gtk_label_get_label (swarm_window_get_state_detail_label (fixture->window));
+  g_assert_true (g_str_has_prefix (title, "Retrying in "));
+  g_assert_true (g_str_has_suffix (title, " s"));
+  g_assert_true (g_str_has_prefix (detail, "The broker cannot be reached: "));
+  g_assert_nonnull (swarm_share_get_last_error (fixture->share));
+  g_assert_nonnull (strstr (detail, swarm_share_get_last_error (fixture->share)));
+  save_screenshot (fixture, "retrying");
+
+  /* The switch stays on while retrying, and turning it off stops. */
+  g_assert_true (gtk_switch_get_active (swarm_window_get_share_switch (fixture->window)));
+  gtk_switch_set_active (swarm_window_get_share_switch (fixture->window), FALSE);
+  g_assert_cmpint (swarm_share_get_state (fixture->share), ==, SWARM_PROVIDER_STATE_OFF);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -547,6 +625,8 @@ main (int argc, char **argv)
               fixture_set_up, test_window_copy_ticket_json, fixture_tear_down);
   g_test_add ("/desktop/window/ticket-expires", Fixture, NULL,
               fixture_set_up, test_window_ticket_expires, fixture_tear_down);
+  g_test_add ("/desktop/window/retrying-shows-error", Fixture, NULL,
+              fixture_set_up, test_window_retrying_shows_error, fixture_tear_down);
 
   return g_test_run ();
 }
