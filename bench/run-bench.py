@@ -231,13 +231,18 @@ class Processes:
         self.workdir = workdir
         self.started = []
 
-    def start(self, name, argv, env=None, stdout=None):
+    def start(self, name, argv, env=None, stdout=None, nofile=None):
         out_path = os.path.join(self.workdir, name + ".out")
         err_path = os.path.join(self.workdir, name + ".err")
         out = open(out_path, "wb") if stdout is None else stdout
         err = open(err_path, "wb")
+        preexec = None
+        if nofile:
+            def preexec():
+                hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=err, env=env)
+                                stderr=err, env=env, preexec_fn=preexec)
         self.started.append((name, proc))
         proc.out_path = out_path
         proc.err_path = err_path
@@ -301,9 +306,9 @@ def start_target(procs, workdir):
     return proc, http_port, hold_port
 
 
-def start_swarm(procs, binary, target_port, suffix=""):
+def start_swarm(procs, binary, target_port, suffix="", nofile=None):
     broker = procs.start("broker" + suffix, [binary, "broker", "--listen",
-                                             "127.0.0.1:0"])
+                                             "127.0.0.1:0"], nofile=nofile)
 
     def broker_addr():
         match = re.search(r"broker listening on 127\.0\.0\.1:(\d+)",
@@ -317,7 +322,7 @@ def start_swarm(procs, binary, target_port, suffix=""):
     provider = procs.start("provider" + suffix,
                            [binary, "provider", "--broker",
                             "127.0.0.1:%d" % broker_port, "--session-id", SESSION_ID,
-                            "--allow-private"], env=env)
+                            "--allow-private"], env=env, nofile=nofile)
     url = "http://127.0.0.1:%d/small" % target_port
     wait_for(lambda: proxy_status(broker_port, url, basic_credentials()) == 200,
              10, "a 200 through the broker")
@@ -551,11 +556,31 @@ def held_count(http_port):
     return int(reply.split(b"\r\n\r\n", 1)[1])
 
 
-def measure_memory(procs, binary, http_port, hold_port, tunnels, budget):
+def process_usage(proc):
+    """Return (VmRSS KiB, open fds) of a child, or (None, None) once it exited."""
+    if proc.poll() is not None:
+        return None, None
+    try:
+        return vm_rss_kib(proc.pid), fd_count(proc.pid)
+    except (OSError, RuntimeError):
+        return None, None
+
+
+def record_usage(result, stage, broker, provider):
+    for name, proc in (("broker", broker), ("provider", provider)):
+        rss, fds = process_usage(proc)
+        result["%s_rss_%s" % (name, stage)] = rss
+        result["%s_fds_%s" % (name, stage)] = fds
+        if rss is None and "exited" not in result["error"]:
+            result["error"] += " %s exited with status %s." % (name, proc.returncode)
+
+
+def measure_memory(procs, binary, http_port, hold_port, tunnels, budget, nofile):
     # A fresh broker and provider, so memory freed by earlier steps does not
     # hide the growth; a few warm-up tunnels first pay for one-time setup.
-    broker, provider, broker_port = start_swarm(procs, binary, http_port, "-mem")
-    result = {"tunnels_wanted": tunnels, "opened": 0, "error": "",
+    broker, provider, broker_port = start_swarm(procs, binary, http_port, "-mem",
+                                                nofile)
+    result = {"tunnels_requested": tunnels, "opened": 0, "error": "",
               "nofile_broker": nofile_limit_of(broker.pid),
               "nofile_provider": nofile_limit_of(provider.pid)}
     warm = [open_connect_tunnel(broker_port, hold_port, 10) for _ in range(10)]
@@ -564,45 +589,37 @@ def measure_memory(procs, binary, http_port, hold_port, tunnels, budget):
     time.sleep(1.0)
 
     result["held_before"] = held_count(http_port)
-    result["broker_before"] = vm_rss_kib(broker.pid)
-    result["provider_before"] = vm_rss_kib(provider.pid)
-    result["broker_fds_before"] = fd_count(broker.pid)
-    result["provider_fds_before"] = fd_count(provider.pid)
+    record_usage(result, "before", broker, provider)
     conns = []
     started = time.monotonic()
     try:
         for _ in range(tunnels):
             if budget.left() < 20:
-                result["error"] = "stopped early: time budget"
+                result["error"] = "stopped early: time budget."
                 break
             conns.append(open_connect_tunnel(broker_port, hold_port, 10))
     except (OSError, RuntimeError) as error:
-        result["error"] = "tunnel %d failed: %s" % (len(conns) + 1, error)
+        result["error"] = "tunnel %d failed: %s." % (len(conns) + 1, error)
     result["open_seconds"] = time.monotonic() - started
     result["opened"] = len(conns)
 
     # Let the provider's side settle before reading the counters.
     time.sleep(2.0)
-    result["broker_after"] = vm_rss_kib(broker.pid)
-    result["provider_after"] = vm_rss_kib(provider.pid)
-    result["broker_fds_after"] = fd_count(broker.pid)
-    result["provider_fds_after"] = fd_count(provider.pid)
-    result["held_after"] = held_count(http_port)
+    record_usage(result, "open", broker, provider)
+    result["held_open"] = held_count(http_port)
 
     for conn in conns:
         conn.close()
     time.sleep(2.0)
-    result["broker_closed"] = vm_rss_kib(broker.pid)
-    result["provider_closed"] = vm_rss_kib(provider.pid)
-    result["broker_fds_closed"] = fd_count(broker.pid)
-    result["provider_fds_closed"] = fd_count(provider.pid)
+    record_usage(result, "closed", broker, provider)
 
     procs.stop(provider)
     procs.stop(broker)
     result["logs"] = file_text(broker.err_path) + file_text(provider.err_path)
-    log("memory: %d tunnels, broker %d -> %d KiB, provider %d -> %d KiB %s"
-        % (result["opened"], result["broker_before"], result["broker_after"],
-           result["provider_before"], result["provider_after"], result["error"]))
+    log("memory: %d tunnels, broker %s -> %s KiB, provider %s -> %s KiB %s"
+        % (result["opened"], result["broker_rss_before"], result["broker_rss_open"],
+           result["provider_rss_before"], result["provider_rss_open"],
+           result["error"]))
     return result
 
 
@@ -651,14 +668,22 @@ def format_cpu(cpu, names):
                      if n in cpu and cpu[n] >= 0.5)
 
 
-def print_report(facts, versions, bulk_bytes, bulk, ab_rows, memory, args):
+def print_report(facts, versions, bulk, ab_rows, memory, args):
     print("## Machine\n")
     print("| fact | value |\n| --- | --- |")
     for name, value in facts + versions:
         print("| %s | %s |" % (name, value))
+    if bulk is not None:
+        print_bulk(bulk, args)
+    if ab_rows is not None:
+        print_rps(ab_rows)
+    if memory is not None:
+        print_memory(memory)
 
+
+def print_bulk(bulk, args):
     print("\n## Bulk download of %d MiB (median of %d)\n"
-          % (bulk_bytes // (1024 * 1024), args.repeats))
+          % (args.bulk_mib, args.repeats))
     print("| path | MiB/s | range | ratio to direct | CPU (% of one core) | note |")
     print("| --- | ---: | --- | ---: | --- | --- |")
     direct = None
@@ -676,6 +701,8 @@ def print_report(facts, versions, bulk_bytes, bulk, ab_rows, memory, args):
                                          "tinyproxy")),
                  row["note"]))
 
+
+def print_rps(ab_rows):
     print("\n## Small responses (%d bytes), one connection and tunnel per request\n"
           % len(SMALL_BODY))
     print("| path | clients | requests | failed | non-2xx | req/s | p50 ms | p99 ms "
@@ -693,33 +720,38 @@ def print_report(facts, versions, bulk_bytes, bulk, ab_rows, memory, args):
                  format_cpu(row["cpu"], ("target", "broker", "provider", "tinyproxy")),
                  row["note"]))
 
-    if memory is None:
-        return
+
+def print_memory(memory):
     print("\n## Resident memory per idle CONNECT tunnel\n")
     opened = memory["opened"]
     print("Tunnels requested %d, opened %d, held by the target %d (in %.1f s). "
           "Max open files (soft / hard): broker %s, provider %s.\n"
-          % (memory["tunnels_wanted"], opened,
-             memory["held_after"] - memory["held_before"], memory["open_seconds"],
+          % (memory["tunnels_requested"], opened,
+             memory["held_open"] - memory["held_before"], memory["open_seconds"],
              memory["nofile_broker"], memory["nofile_provider"]))
     print("| process | VmRSS before KiB | VmRSS with tunnels KiB | KiB per tunnel "
           "| fds before | fds with tunnels | VmRSS after closing KiB | fds after closing |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    total_before = total_after = 0
+
+    def value(number):
+        return "-" if number is None else "%d" % number
+
+    growth = []
     for name in ("broker", "provider"):
-        before = memory[name + "_before"]
-        after = memory[name + "_after"]
-        total_before += before
-        total_after += after
-        per = "%.1f" % ((after - before) / opened) if opened else "-"
-        print("| %s | %d | %d | %s | %d | %d | %d | %d |"
-              % (name, before, after, per, memory[name + "_fds_before"],
-                 memory[name + "_fds_after"], memory[name + "_closed"],
-                 memory[name + "_fds_closed"]))
-    per = "%.1f" % ((total_after - total_before) / opened) if opened else "-"
-    print("| broker + provider | %d | %d | %s | | | | |" % (total_before, total_after, per))
+        before = memory[name + "_rss_before"]
+        after = memory[name + "_rss_open"]
+        per = "-"
+        if opened and before is not None and after is not None:
+            growth.append(after - before)
+            per = "%.1f" % ((after - before) / opened)
+        print("| %s | %s | %s | %s | %s | %s | %s | %s |"
+              % (name, value(before), value(after), per,
+                 value(memory[name + "_fds_before"]), value(memory[name + "_fds_open"]),
+                 value(memory[name + "_rss_closed"]), value(memory[name + "_fds_closed"])))
+    if len(growth) == 2:
+        print("| broker + provider | | | %.1f | | | | |" % (sum(growth) / opened))
     if memory["error"]:
-        print("\nTunnel opening stopped: %s" % memory["error"])
+        print("\nTunnel opening stopped: %s" % memory["error"].strip())
     for line in memory["logs"].splitlines():
         if "Too many open files" in line or "EMFILE" in line:
             print("\nfd limit hit: %s" % line.strip())
@@ -756,9 +788,45 @@ def parse_args():
     parser.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx",
                         help="nginx binary for the small-response target; an empty "
                         "value uses the Python target (default: %(default)s)")
+    parser.add_argument("--steps", default="bulk,rps,memory",
+                        help="comma-separated steps to run (default: %(default)s)")
+    parser.add_argument("--swarm-nofile", type=int, default=None,
+                        help="soft RLIMIT_NOFILE for the broker and provider "
+                        "(default: the limit this script raises itself to)")
     parser.add_argument("--serve-target", metavar="CHUNK_FILE",
                         help=argparse.SUPPRESS)
     return parser.parse_args()
+
+
+def run_bulk_step(args, budget, ports, watched):
+    credentials = "%s:%s" % (SESSION_ID, TOKEN)
+    bulk_bytes = args.bulk_mib * 1024 * 1024
+    bulk_url = "http://127.0.0.1:%d/bulk/%d" % (ports["target"], bulk_bytes)
+    return measure_bulk([
+        ("direct", None, None, False, bulk_url),
+        ("swarm-proxy, plain HTTP", ports["broker"], credentials, False, bulk_url),
+        ("swarm-proxy, CONNECT", ports["broker"], credentials, True, bulk_url),
+        ("tinyproxy, plain HTTP", ports["tinyproxy"], None, False, bulk_url),
+        ("tinyproxy, CONNECT", ports["tinyproxy"], None, True, bulk_url),
+    ], bulk_bytes, args.repeats, budget, watched)
+
+
+def run_rps_step(args, budget, ports, watched):
+    credentials = "%s:%s" % (SESSION_ID, TOKEN)
+    small_url = "http://127.0.0.1:%d/small" % ports["small"]
+    rows = []
+    for label, port, creds in (("direct", None, None),
+                               ("swarm-proxy", ports["broker"], credentials),
+                               ("tinyproxy", ports["tinyproxy"], None)):
+        for concurrency, requests in ((1, args.ab_requests_1),
+                                      (32, args.ab_requests_32)):
+            seconds = min(args.ab_seconds, int(budget.left()) - 60)
+            if seconds < 5:
+                log("skipping ab %s c=%d: time budget" % (label, concurrency))
+                continue
+            rows.append(run_ab(label, small_url, port, creds, concurrency, requests,
+                               seconds, watched))
+    return rows
 
 
 def main():
@@ -767,72 +835,63 @@ def main():
         serve_target(args.serve_target)
         return 0
 
+    steps = set(args.steps.split(","))
+    unknown = steps - {"bulk", "rps", "memory"}
+    if unknown:
+        print("invalid --steps value %s: use bulk, rps and memory, comma-separated"
+              % ",".join(sorted(unknown)), file=sys.stderr)
+        return 2
+
     budget = Budget(args.budget)
     nofile = raise_nofile_limit()
-    log("RLIMIT_NOFILE of this script and its children: %d / %d" % nofile)
+    log("RLIMIT_NOFILE of this script: %d / %d" % nofile)
     facts = machine_facts()
     versions = tool_versions(args.binary, args.nginx)
-    bulk_bytes = args.bulk_mib * 1024 * 1024
-    credentials = "%s:%s" % (SESSION_ID, TOKEN)
+    bulk = ab_rows = memory = None
 
     with tempfile.TemporaryDirectory(prefix="swarm-bench-") as workdir:
         procs = Processes(workdir)
         try:
             target, http_port, hold_port = start_target(procs, workdir)
-            broker, provider, broker_port = start_swarm(procs, args.binary, http_port)
-            small = start_nginx(procs, workdir, args.nginx)
-            if small:
-                small_proc, small_port = small
-                small_pids = [small_proc.pid] + child_pids(small_proc.pid)
-                small_target = "nginx, 1 worker process"
-            else:
-                small_port = http_port
-                small_pids = [target.pid]
-                small_target = "Python thread-per-connection server (nginx not found)"
-            tinyproxy, tinyproxy_port = start_tinyproxy(procs, workdir, http_port)
-            log("target :%d, small target :%d, hold :%d, broker :%d, tinyproxy :%d"
-                % (http_port, small_port, hold_port, broker_port, tinyproxy_port))
-            watched = {"target": [target.pid], "broker": [broker.pid],
-                       "provider": [provider.pid], "tinyproxy": [tinyproxy.pid]}
+            ports = {"target": http_port, "small": http_port}
+            small_pids = [target.pid]
+            small_target = "Python thread-per-connection server (nginx not used)"
+            if "bulk" in steps or "rps" in steps:
+                broker, provider, ports["broker"] = start_swarm(
+                    procs, args.binary, http_port, nofile=args.swarm_nofile)
+                tinyproxy, ports["tinyproxy"] = start_tinyproxy(procs, workdir,
+                                                                http_port)
+                watched = {"target": [target.pid], "broker": [broker.pid],
+                           "provider": [provider.pid], "tinyproxy": [tinyproxy.pid]}
+                log("ports: %s" % ports)
 
-            bulk_url = "http://127.0.0.1:%d/bulk/%d" % (http_port, bulk_bytes)
-            bulk = measure_bulk([
-                ("direct", None, None, False, bulk_url),
-                ("swarm-proxy, plain HTTP", broker_port, credentials, False, bulk_url),
-                ("swarm-proxy, CONNECT", broker_port, credentials, True, bulk_url),
-                ("tinyproxy, plain HTTP", tinyproxy_port, None, False, bulk_url),
-                ("tinyproxy, CONNECT", tinyproxy_port, None, True, bulk_url),
-            ], bulk_bytes, args.repeats, budget, watched)
+                if "bulk" in steps:
+                    bulk = run_bulk_step(args, budget, ports, watched)
 
-            small_url = "http://127.0.0.1:%d/small" % small_port
-            watched["target"] = small_pids
-            ab_rows = []
-            for label, port, creds in (("direct", None, None),
-                                       ("swarm-proxy", broker_port, credentials),
-                                       ("tinyproxy", tinyproxy_port, None)):
-                for concurrency, requests in ((1, args.ab_requests_1),
-                                              (32, args.ab_requests_32)):
-                    seconds = min(args.ab_seconds, int(budget.left()) - 60)
-                    if seconds < 5:
-                        log("skipping ab %s c=%d: time budget" % (label, concurrency))
-                        continue
-                    ab_rows.append(run_ab(label, small_url, port, creds, concurrency,
-                                          requests, seconds, watched))
+                if "rps" in steps:
+                    small = start_nginx(procs, workdir, args.nginx)
+                    if small:
+                        small_proc, ports["small"] = small
+                        small_pids = [small_proc.pid] + child_pids(small_proc.pid)
+                        small_target = "nginx, 1 worker process"
+                    watched["target"] = small_pids
+                    ab_rows = run_rps_step(args, budget, ports, watched)
 
-            procs.stop(tinyproxy)
-            procs.stop(provider)
-            procs.stop(broker)
-            memory = None
-            if budget.left() > 40:
-                memory = measure_memory(procs, args.binary, http_port, hold_port,
-                                        args.tunnels, budget)
-            else:
-                log("skipping the memory step: time budget")
+                procs.stop(tinyproxy)
+                procs.stop(provider)
+                procs.stop(broker)
+
+            if "memory" in steps:
+                if budget.left() > 40:
+                    memory = measure_memory(procs, args.binary, http_port, hold_port,
+                                            args.tunnels, budget, args.swarm_nofile)
+                else:
+                    log("skipping the memory step: time budget")
         finally:
             procs.stop_all()
 
     facts.append(("small-response target", small_target))
-    print_report(facts, versions, bulk_bytes, bulk, ab_rows, memory, args)
+    print_report(facts, versions, bulk, ab_rows, memory, args)
     return 0
 
 
