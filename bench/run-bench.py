@@ -368,7 +368,7 @@ def child_pids(parent):
 def start_nginx(procs, workdir, nginx):
     """Start nginx as the small-response target, or return None without it.
 
-    The Python target creates a thread per connection and saturated a core
+    The Python target creates a thread per connection and used over a core
     at about 4,700 requests/s on a 2-core VM, too close to the proxied rates.
     """
     if not nginx or not os.access(nginx, os.X_OK):
@@ -489,16 +489,29 @@ AB_PATTERNS = {
     "failed": r"Failed requests:\s+(\d+)",
     "non2xx": r"Non-2xx responses:\s+(\d+)",
     "rps": r"Requests per second:\s+([\d.]+)",
-    "p50": r"^\s+50%\s+(\d+)",
-    "p99": r"^\s+99%\s+(\d+)",
     "taken": r"Time taken for tests:\s+([\d.]+)",
 }
 
 
+def read_percentiles(csv_path):
+    """Return {percent: ms} from the CSV that ab -e writes."""
+    percentiles = {}
+    for line in file_text(csv_path).splitlines()[1:]:
+        percent, _, millis = line.partition(",")
+        try:
+            percentiles[int(percent)] = float(millis)
+        except ValueError:
+            continue
+    return percentiles
+
+
 def run_ab(label, url, proxy_port, credentials, concurrency, requests, seconds,
-           watched):
+           watched, workdir):
+    # ab -e gives the percentiles in fractions of a millisecond, while its
+    # printed table rounds them to whole milliseconds.
+    csv_path = os.path.join(workdir, "ab-%s-c%d.csv" % (label, concurrency))
     # -t comes before -n because ab's -t also resets the request count.
-    argv = ["ab", "-q", "-r", "-s", "10", "-t", "%d" % seconds,
+    argv = ["ab", "-q", "-r", "-s", "10", "-e", csv_path, "-t", "%d" % seconds,
             "-n", "%d" % requests, "-c", "%d" % concurrency]
     if proxy_port:
         argv += ["-X", "127.0.0.1:%d" % proxy_port]
@@ -515,6 +528,9 @@ def run_ab(label, url, proxy_port, credentials, concurrency, requests, seconds,
         match = re.search(pattern, result.stdout, re.MULTILINE)
         row[key] = float(match.group(1)) if match else None
     row["non2xx"] = row["non2xx"] or 0
+    percentiles = read_percentiles(csv_path)
+    row["p50"] = percentiles.get(50)
+    row["p99"] = percentiles.get(99)
     row["cpu"] = cpu_percent(before, cpu_snapshot(watched), wall)
     if result.returncode != 0 or row["rps"] is None:
         row["note"] = "ab exit %d: %s" % (result.returncode,
@@ -715,8 +731,8 @@ def print_rps(ab_rows):
     for row in ab_rows:
         print("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |"
               % (row["label"], row["c"], number(row["complete"]), number(row["failed"]),
-                 number(row["non2xx"]), number(row["rps"]), number(row["p50"]),
-                 number(row["p99"]),
+                 number(row["non2xx"]), number(row["rps"]), number(row["p50"], 2),
+                 number(row["p99"], 2),
                  format_cpu(row["cpu"], ("target", "broker", "provider", "tinyproxy")),
                  row["note"]))
 
@@ -811,7 +827,7 @@ def run_bulk_step(args, budget, ports, watched):
     ], bulk_bytes, args.repeats, budget, watched)
 
 
-def run_rps_step(args, budget, ports, watched):
+def run_rps_step(args, budget, ports, watched, workdir):
     credentials = "%s:%s" % (SESSION_ID, TOKEN)
     small_url = "http://127.0.0.1:%d/small" % ports["small"]
     rows = []
@@ -820,12 +836,13 @@ def run_rps_step(args, budget, ports, watched):
                                ("tinyproxy", ports["tinyproxy"], None)):
         for concurrency, requests in ((1, args.ab_requests_1),
                                       (32, args.ab_requests_32)):
+            # Leave a minute for the memory step and for stopping everything.
             seconds = min(args.ab_seconds, int(budget.left()) - 60)
-            if seconds < 5:
+            if seconds < min(5, args.ab_seconds):
                 log("skipping ab %s c=%d: time budget" % (label, concurrency))
                 continue
             rows.append(run_ab(label, small_url, port, creds, concurrency, requests,
-                               seconds, watched))
+                               seconds, watched, workdir))
     return rows
 
 
@@ -875,7 +892,7 @@ def main():
                         small_pids = [small_proc.pid] + child_pids(small_proc.pid)
                         small_target = "nginx, 1 worker process"
                     watched["target"] = small_pids
-                    ab_rows = run_rps_step(args, budget, ports, watched)
+                    ab_rows = run_rps_step(args, budget, ports, watched, workdir)
 
                 procs.stop(tinyproxy)
                 procs.stop(provider)
