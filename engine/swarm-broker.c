@@ -1523,6 +1523,8 @@ swarm_broker_listen (SwarmBroker  *self,
       return FALSE;
     }
 
+  swarm_raise_fd_limit ();
+
   socket_address = g_inet_socket_address_new (inet_address, port);
   self->service = g_socket_service_new ();
   g_socket_listener_set_backlog (G_SOCKET_LISTENER (self->service), LISTEN_BACKLOG);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #ifdef G_OS_UNIX
+#include <sys/resource.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -419,4 +420,28 @@ swarm_socket_address_to_string (GSocketAddress *address)
     return g_strdup_printf ("[%s]:%u", host, port);
 
   return g_strdup_printf ("%s:%u", host, port);
+}
+
+void
+swarm_raise_fd_limit (void)
+{
+#ifdef G_OS_UNIX
+  static gsize raised = 0;
+  struct rlimit limit;
+
+  if (!g_once_init_enter (&raised))
+    return;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max)
+    {
+      rlim_t previous = limit.rlim_cur;
+
+      limit.rlim_cur = limit.rlim_max;
+      if (setrlimit (RLIMIT_NOFILE, &limit) == 0)
+        g_debug ("Raised the open file limit from %lu to %lu",
+                 (unsigned long) previous, (unsigned long) limit.rlim_cur);
+    }
+
+  g_once_init_leave (&raised, 1);
+#endif
 }

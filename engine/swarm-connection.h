@@ -82,4 +82,10 @@ void             swarm_socket_tune             (GSocket    *socket,
 
 char            *swarm_socket_address_to_string (GSocketAddress *address);
 
+/* Raises the soft limit on open file descriptors to the hard limit, once
+ * per process.  Each tunnel costs two sockets and, while bytes move, two
+ * pipes on each side, so the usual soft limit of 1024 caps a broker at a
+ * few hundred tunnels. */
+void             swarm_raise_fd_limit          (void);
+
 G_END_DECLS

@@ -523,7 +523,9 @@ provider_schedule_retry (SwarmProvider *self,
   delay_ms = next_retry_delay_ms (self);
   self->attempt++;
 
-  g_message ("%s; retrying in %u s", message, (delay_ms + 999) / 1000);
+  /* Info, not message: front ends report the state change in their own
+   * words from notify::state. */
+  g_info ("%s; retrying in %u s", message, (delay_ms + 999) / 1000);
 
   set_last_error (self, message);
   set_retry_seconds (self, (delay_ms + 999) / 1000);
@@ -626,7 +628,7 @@ register_answer_cb (GObject      *object,
   self->attempt = 0;
   set_last_error (self, NULL);
   set_state (self, SWARM_PROVIDER_STATE_SHARING);
-  g_message ("Registered session %s with broker %s", self->session_id, self->broker_address);
+  g_info ("Registered session %s with broker %s", self->session_id, self->broker_address);
 
   provider_read_control (self);
 }
@@ -941,6 +943,8 @@ swarm_provider_start (SwarmProvider *self)
   gint64 now;
 
   g_return_if_fail (SWARM_IS_PROVIDER (self));
+
+  swarm_raise_fd_limit ();
 
   now = g_get_real_time () / G_USEC_PER_SEC;
   g_clear_handle_id (&self->expiry_id, g_source_remove);
