@@ -17,7 +17,7 @@
 
 /* Time in milliseconds that a new connection has to send its first control
  * line or request head, and a kept-alive worker connection its next request
- * head.  When it runs out the connection is closed without an answer. */
+ * head.  When it runs out the connection is closed without a response. */
 #define HEAD_TIMEOUT_MS 30000
 
 /* Pending connections the kernel queues before accept(). */
@@ -350,7 +350,7 @@ broker_lookup_session (SwarmBroker *self,
   return g_hash_table_lookup (self->sessions_by_id, session_id);
 }
 
-/* Worker: answers and teardown */
+/* Worker: error responses and teardown */
 
 static void
 worker_release_tunnel (Worker *worker)
@@ -548,8 +548,8 @@ response_head_cb (GObject      *object,
     }
 
   head_length = swarm_connection_read_unit_finish (worker->data, result, &error);
-  /* From here on the table's reference keeps the worker alive, or nothing
-   * does once it ends; the callback only touches it before that. */
+  /* The worker is not finished, so the broker's table still holds a
+   * reference; every path below returns right after it ends the worker. */
   worker_unref (worker);
   if (head_length == 0)
     {

@@ -14,7 +14,7 @@
 #include "swarm-tunnel-private.h"
 #include "swarm-wire.h"
 
-/* Time in milliseconds to connect to the broker and receive its answer to
+/* Time in milliseconds to connect to the broker and receive its reply to
  * a PROVIDER or DATA line.  When it runs out the attempt counts as failed. */
 #define BROKER_HANDSHAKE_TIMEOUT_MS 10000
 
@@ -172,7 +172,7 @@ open_free (Open *open)
   g_free (open);
 }
 
-/* Answers the OPEN with FAILED and forgets it. */
+/* Replies FAILED to the OPEN and removes it. */
 static void
 open_fail (Open       *open,
            const char *reason)
@@ -214,13 +214,13 @@ open_start_relay (Open *open)
 }
 
 static void
-data_answer_cb (GObject      *object,
+data_reply_cb (GObject      *object,
                 GAsyncResult *result,
                 gpointer      user_data)
 {
   Open *open;
   g_autoptr(GError) error = NULL;
-  g_autofree char *answer = NULL;
+  g_autofree char *reply = NULL;
   g_autofree char *reason = NULL;
   gsize length;
 
@@ -237,13 +237,13 @@ data_answer_cb (GObject      *object,
       return;
     }
 
-  answer = g_strndup ((const char *) open->data->input->data, length);
-  g_strchomp (answer);
+  reply = g_strndup ((const char *) open->data->input->data, length);
+  g_strchomp (reply);
   swarm_connection_consume (open->data, length);
 
-  if (g_strcmp0 (answer, "OK") != 0)
+  if (g_strcmp0 (reply, "OK") != 0)
     {
-      reason = g_strdup_printf ("the broker rejected the data connection: %s", answer);
+      reason = g_strdup_printf ("the broker rejected the data connection: %s", reply);
       open_fail (open, reason);
       return;
     }
@@ -282,7 +282,7 @@ data_connect_cb (GObject      *object,
   line = swarm_wire_format_data (open->provider->session_id, open->provider->token, open->nonce);
   swarm_connection_send_text (open->data, line);
   swarm_connection_read_unit_async (open->data, swarm_frame_line, SWARM_WIRE_MAX_LINE,
-                                    BROKER_HANDSHAKE_TIMEOUT_MS, data_answer_cb, open);
+                                    BROKER_HANDSHAKE_TIMEOUT_MS, data_reply_cb, open);
 }
 
 static void open_try_next_address (Open *open);
@@ -313,7 +313,7 @@ target_connect_cb (GObject      *object,
   connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (object), result, &error);
   if (connection == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
-      /* Cancelled by the connect timeout, which answers the OPEN itself, or
+      /* Cancelled by the connect timeout, which replies to the OPEN itself, or
        * by stop, after which the open is gone. */
       return;
     }
@@ -448,7 +448,7 @@ provider_handle_open (SwarmProvider *self,
 }
 
 /* Opens that have not reached their relay belong to one control
- * connection: the broker forgets them when it goes. */
+ * connection, and the broker drops them when that connection closes. */
 static void
 provider_drop_opens (SwarmProvider *self)
 {
@@ -588,13 +588,13 @@ provider_read_control (SwarmProvider *self)
 }
 
 static void
-register_answer_cb (GObject      *object,
+register_reply_cb (GObject      *object,
                     GAsyncResult *result,
                     gpointer      user_data)
 {
   g_autoptr(SwarmProvider) self = user_data;
   g_autoptr(GError) error = NULL;
-  g_autofree char *answer = NULL;
+  g_autofree char *reply = NULL;
   g_autofree char *message = NULL;
   gsize length;
 
@@ -604,23 +604,23 @@ register_answer_cb (GObject      *object,
 
   if (length == 0)
     {
-      message = g_strdup_printf ("Broker %s did not answer the registration: %s",
+      message = g_strdup_printf ("Broker %s did not reply to the registration: %s",
                                  self->broker_address, error->message);
       provider_schedule_retry (self, message);
       return;
     }
 
-  answer = g_strndup ((const char *) self->control->input->data, length);
-  g_strchomp (answer);
+  reply = g_strndup ((const char *) self->control->input->data, length);
+  g_strchomp (reply);
   swarm_connection_consume (self->control, length);
 
-  if (g_strcmp0 (answer, "OK") != 0)
+  if (g_strcmp0 (reply, "OK") != 0)
     {
       /* Not a network error: retrying soon rarely helps, but the session
        * may be freed when the other provider goes away. */
       message = g_strdup_printf ("Broker %s rejected session %s (%s); another provider may "
                                  "hold it with a different token",
-                                 self->broker_address, self->session_id, answer);
+                                 self->broker_address, self->session_id, reply);
       provider_schedule_retry (self, message);
       return;
     }
@@ -678,7 +678,7 @@ broker_connect_cb (GObject      *object,
   line = swarm_wire_format_provider (self->session_id, self->token);
   swarm_connection_send_text (self->control, line);
   swarm_connection_read_unit_async (self->control, swarm_frame_line, SWARM_WIRE_MAX_LINE,
-                                    BROKER_HANDSHAKE_TIMEOUT_MS, register_answer_cb,
+                                    BROKER_HANDSHAKE_TIMEOUT_MS, register_reply_cb,
                                     g_object_ref (self));
 }
 
