@@ -202,6 +202,19 @@ swarm_share_init (SwarmShare *self)
   self->tunnels = g_list_store_new (SWARM_TYPE_TUNNEL);
 }
 
+/* Turning local network access off must take effect at once, not at the
+ * next start, so the running provider's policy follows the setting. */
+static void
+allow_private_changed_cb (SwarmShare *self)
+{
+  gboolean allow = g_settings_get_boolean (self->settings, "allow-private");
+
+  if (self->provider == NULL)
+    return;
+  swarm_destination_policy_set_allow_private (swarm_provider_get_policy (self->provider), allow);
+  g_message ("Access to private network addresses is now %s", allow ? "allowed" : "blocked");
+}
+
 SwarmShare *
 swarm_share_new (GSettings        *settings,
                  SwarmTicketStore *store)
@@ -214,6 +227,9 @@ swarm_share_new (GSettings        *settings,
   self = g_object_new (SWARM_TYPE_SHARE, NULL);
   g_set_object (&self->settings, settings);
   g_set_object (&self->store, store);
+  if (settings != NULL)
+    g_signal_connect_object (settings, "changed::allow-private",
+                             G_CALLBACK (allow_private_changed_cb), self, G_CONNECT_SWAPPED);
   return self;
 }
 

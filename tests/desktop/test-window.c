@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "swarm-preferences.h"
 #include "swarm-share.h"
 #include "swarm-window-private.h"
 
@@ -85,10 +86,9 @@ has_tunnel (gpointer data)
 /* Renders the window to PNG in the build folder and checks that it is not
  * blank: the variance of the grey values must be clearly above zero. */
 static void
-save_screenshot (Fixture    *fixture,
-                 const char *name)
+save_widget_screenshot (GtkWidget  *widget,
+                        const char *name)
 {
-  GtkWidget *widget = GTK_WIDGET (fixture->window);
   g_autoptr(GdkPaintable) paintable = NULL;
   g_autoptr(GtkSnapshot) snapshot = NULL;
   g_autoptr(GskRenderNode) node = NULL;
@@ -136,6 +136,13 @@ save_screenshot (Fixture    *fixture,
   variance = sum_squares / count - (sum / count) * (sum / count);
   g_test_message ("Saved %s (%dx%d, grey variance %.1f)", path, width, height, variance);
   g_assert_cmpfloat (variance, >, 20.0);
+}
+
+static void
+save_screenshot (Fixture    *fixture,
+                 const char *name)
+{
+  save_widget_screenshot (GTK_WIDGET (fixture->window), name);
 }
 
 /* ---- a slow HTTP target on loopback ---- */
@@ -414,6 +421,23 @@ test_window_curl_tunnel (Fixture       *fixture,
 
   g_assert_true (wait_until (subprocess_done, curl, 40));
   g_assert_no_error (curl_error);
+
+  /* Turning local network access off applies to the running provider: the
+   * same request now fails with 502. */
+  g_settings_set_boolean (fixture->settings, "allow-private", FALSE);
+  g_clear_object (&curl);
+  curl = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                           &error, curl_path, "--silent", "--fail", "--max-time", "30",
+                           "--noproxy", "", "--proxy", proxy_url, "--output", "/dev/null",
+                           "--write-out", "%{http_code}", target_url, NULL);
+  g_assert_no_error (error);
+  g_subprocess_wait_check_async (curl, NULL, curl_done_cb, &curl_error);
+  g_assert_true (wait_until (subprocess_done, curl, 40));
+  g_assert_nonnull (curl_error);
+  g_assert_true (g_subprocess_get_if_exited (curl));
+  /* curl exits with 22 when --fail sees an HTTP error status. */
+  g_assert_cmpint (g_subprocess_get_exit_status (curl), ==, 22);
+
   g_socket_service_stop (target);
 }
 
@@ -605,6 +629,76 @@ test_window_retrying_shows_error (Fixture       *fixture,
   g_assert_cmpint (swarm_share_get_state (fixture->share), ==, SWARM_PROVIDER_STATE_OFF);
 }
 
+static GtkWidget *
+find_widget_of_type (GtkWidget *root,
+                     GType      type,
+                     guint      index)
+{
+  guint seen = 0;
+  GtkWidget *found = NULL;
+  GPtrArray *stack = g_ptr_array_new ();
+
+  g_ptr_array_add (stack, root);
+  while (stack->len > 0 && found == NULL)
+    {
+      GtkWidget *widget = g_ptr_array_steal_index (stack, 0);
+
+      if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type) && seen++ == index)
+        found = widget;
+      for (GtkWidget *child = gtk_widget_get_last_child (widget);
+           child != NULL;
+           child = gtk_widget_get_prev_sibling (child))
+        g_ptr_array_insert (stack, 0, child);
+    }
+  g_ptr_array_unref (stack);
+  return found;
+}
+
+static void
+test_window_preferences_bind_settings (Fixture       *fixture,
+                                       gconstpointer  data)
+{
+  SwarmPreferences *preferences = swarm_preferences_new (fixture->settings);
+  GtkSwitch *local_broker;
+  GtkSwitch *allow_private;
+  AdwEntryRow *listen;
+  g_autofree char *mode = NULL;
+  g_autofree char *listen_address = NULL;
+
+  gtk_window_set_transient_for (GTK_WINDOW (preferences), GTK_WINDOW (fixture->window));
+  gtk_window_present (GTK_WINDOW (preferences));
+
+  /* The switches in UI order: local broker, local network, start at login. */
+  local_broker = GTK_SWITCH (find_widget_of_type (GTK_WIDGET (preferences), GTK_TYPE_SWITCH, 0));
+  allow_private = GTK_SWITCH (find_widget_of_type (GTK_WIDGET (preferences), GTK_TYPE_SWITCH,
+                                                   1));
+  listen = ADW_ENTRY_ROW (find_widget_of_type (GTK_WIDGET (preferences), ADW_TYPE_ENTRY_ROW, 0));
+  g_assert_nonnull (local_broker);
+  g_assert_nonnull (allow_private);
+  g_assert_nonnull (listen);
+
+  g_assert_true (gtk_switch_get_active (local_broker));
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (listen)), ==, "127.0.0.1:0");
+  /* allow-private is on in this fixture. */
+  g_assert_true (gtk_switch_get_active (allow_private));
+
+  gtk_switch_set_active (local_broker, FALSE);
+  mode = g_settings_get_string (fixture->settings, "broker-mode");
+  g_assert_cmpstr (mode, ==, "remote");
+  g_assert_false (gtk_widget_get_sensitive (GTK_WIDGET (listen)));
+
+  gtk_switch_set_active (allow_private, FALSE);
+  g_assert_false (g_settings_get_boolean (fixture->settings, "allow-private"));
+
+  gtk_switch_set_active (local_broker, TRUE);
+  gtk_editable_set_text (GTK_EDITABLE (listen), "127.0.0.1:18787");
+  listen_address = g_settings_get_string (fixture->settings, "listen-address");
+  g_assert_cmpstr (listen_address, ==, "127.0.0.1:18787");
+
+  save_widget_screenshot (GTK_WIDGET (preferences), "preferences");
+  gtk_window_destroy (GTK_WINDOW (preferences));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -625,6 +719,8 @@ main (int argc, char **argv)
               fixture_set_up, test_window_copy_ticket_json, fixture_tear_down);
   g_test_add ("/desktop/window/ticket-expires", Fixture, NULL,
               fixture_set_up, test_window_ticket_expires, fixture_tear_down);
+  g_test_add ("/desktop/window/preferences-bind-settings", Fixture, NULL,
+              fixture_set_up, test_window_preferences_bind_settings, fixture_tear_down);
   g_test_add ("/desktop/window/retrying-shows-error", Fixture, NULL,
               fixture_set_up, test_window_retrying_shows_error, fixture_tear_down);
 
