@@ -182,9 +182,13 @@ class TargetHandler(http.server.BaseHTTPRequestHandler):
     /bytes/N[/KEY]   N deterministic bytes keyed by the path
     /slow/N?rate=R   N deterministic bytes at R bytes per second
     /chunked/N       N deterministic bytes in a chunked response
+    /until-close/N   N deterministic bytes without framing, ended by closing
     /status/CODE     an empty response with that status and Content-Length: 0
     /echo            length and sha256 of the request body, as JSON
     /headers         the request headers as received, as JSON
+
+    A query parameter close=1 makes any endpoint answer with Connection:
+    close and close the connection after the response.
     """
 
     protocol_version = 'HTTP/1.1'
@@ -217,6 +221,8 @@ class TargetHandler(http.server.BaseHTTPRequestHandler):
         query = urllib.parse.parse_qs(url.query)
         self.server.record_request(self)
         route = parts[0]
+        if query.get('close') == ['1']:
+            self.close_connection = True
         if route == 'name':
             self._send_simple(200, self.server.name.encode(), send_body)
         elif route == 'bytes' and len(parts) >= 2:
@@ -228,6 +234,8 @@ class TargetHandler(http.server.BaseHTTPRequestHandler):
             self._send_content(url.path, length, send_body, rate=rate)
         elif route == 'chunked' and len(parts) >= 2:
             self._send_chunked(url.path, int(parts[1]), send_body)
+        elif route == 'until-close' and len(parts) >= 2:
+            self._send_until_close(url.path, int(parts[1]), send_body)
         elif route == 'status' and len(parts) >= 2:
             self.send_response(int(parts[1]))
             self.send_header('Content-Length', '0')
@@ -239,6 +247,20 @@ class TargetHandler(http.server.BaseHTTPRequestHandler):
             self._send_simple(200, body.encode(), send_body, 'application/json')
         else:
             self._send_simple(404, b'no such endpoint\n', send_body)
+
+    def end_headers(self):
+        if self.close_connection:
+            self.send_header('Connection', 'close')
+        super().end_headers()
+
+    def _send_until_close(self, key, length, send_body):
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/octet-stream')
+        self.end_headers()
+        if send_body:
+            for chunk in content_chunks(key, length):
+                self.wfile.write(chunk)
 
     def _send_simple(self, status, body, send_body, content_type='text/plain'):
         self.send_response(status)
@@ -603,36 +625,33 @@ class FakeProvider:
         self.answer_opened = answer_opened
         self.stop_event = threading.Event()
         host, port = split_host_port(broker_address)
-        self.sock = socket.create_connection((host, port), timeout=10)
-        self.sock.sendall(f'PROVIDER {session_id} {token}\n'.encode())
-        self.file = self.sock.makefile('rb')
-        self.registration = self.file.readline(8192).decode().rstrip('\r\n')
-        self.sock.settimeout(0.2)
+        self.connection = BufferedConnection(socket.create_connection((host, port), timeout=10))
+        self.connection.send(f'PROVIDER {session_id} {token}\n'.encode())
+        self.registration = self.connection.read_text_line()
+        # A short timeout lets the reader notice close(); a timeout in the
+        # middle of a line keeps the partial line in the buffer.
+        self.connection.sock.settimeout(0.2)
         self.thread = threading.Thread(target=self._read_lines, daemon=True)
         self.thread.start()
 
     def _read_lines(self):
         while not self.stop_event.is_set():
             try:
-                line = self.file.readline(8192)
-            except (socket.timeout, TimeoutError):
+                text = self.connection.read_text_line()
+            except socket.timeout:
                 continue
-            except OSError:
+            except (OSError, EOFError):
                 return
-            if not line:
-                return
-            text = line.decode('latin-1').rstrip('\r\n')
             self.lines.append(text)
             fields = text.split(' ')
             if self.answer_opened and fields[0] == 'OPEN' and len(fields) == 4:
                 # Claim success without ever attaching a data connection.
-                self.sock.sendall(f'OPENED {fields[1]}\n'.encode())
+                self.connection.send(f'OPENED {fields[1]}\n'.encode())
 
     def close(self):
         self.stop_event.set()
         self.thread.join(timeout=2)
-        self.file.close()
-        self.sock.close()
+        self.connection.close()
 
 
 class FakeBroker:

@@ -1,5 +1,8 @@
 """CONNECT tunnels to a TLS target, driven by curl and by Python's ssl module."""
 
+import hashlib
+import json
+import os
 import ssl
 import unittest
 
@@ -43,6 +46,21 @@ class ConnectTlsTest(harness.SwarmTestCase):
         self.assertEqual(result.returncode, 0, result.stderr.decode(errors='replace'))
         self.assertEqual(len(result.stdout), length)
         self.assertEqual(result.stdout, harness.content_bytes(f'/bytes/{length}', length))
+
+    def test_curl_https_large_upload(self):
+        body = os.urandom(8 * 1024 * 1024)
+        upload_path = os.path.join(self.workdir, 'upload.bin')
+        with open(upload_path, 'wb') as upload:
+            upload.write(body)
+        result = self.run_curl(['--fail', '--max-time', '60',
+                                '--proxy', f'http://{self.broker.address}',
+                                '--proxy-user', f'{self.session_id}:{self.token}',
+                                '--cacert', self.ca_path, '--data-binary', f'@{upload_path}',
+                                f'https://127.0.0.1:{self.tls_target.port}/echo'])
+        self.assertEqual(result.returncode, 0, result.stderr.decode(errors='replace'))
+        answer = json.loads(result.stdout)
+        self.assertEqual(answer['length'], len(body))
+        self.assertEqual(answer['sha256'], hashlib.sha256(body).hexdigest())
 
     def test_tls_handshake_through_raw_connect(self):
         authority = f'127.0.0.1:{self.tls_target.port}'

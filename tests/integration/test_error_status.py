@@ -165,6 +165,50 @@ class ErrorStatusTest(harness.SwarmTestCase):
         client, response = self.send_raw(request)
         self.assert_error_response(response, 400, client)
 
+    def test_400_bad_connect_authority(self):
+        for authority in ('127.0.0.1:0', '127.0.0.1:65536', '127.0.0.1:http', '127.0.0.1',
+                          '[::1', ':8080'):
+            with self.subTest(authority=authority):
+                client, response = self.send_raw(harness.build_request('CONNECT', authority, [
+                    f'Host: {authority}', self.authorized()]))
+                self.assert_error_response(response, 400, client)
+
+    def test_400_bad_content_length(self):
+        for value in ('-1', 'abc', '5 5', '0x10'):
+            with self.subTest(content_length=value):
+                request = harness.build_request('POST', self.target.url('/echo'), [
+                    f'Host: {self.target.authority}', self.authorized(),
+                    f'Content-Length: {value}'], b'hello')
+                client, response = self.send_raw(request)
+                self.assert_error_response(response, 400, client)
+
+    def test_501_origin_form_and_other_schemes(self):
+        # The broker is a forward proxy only: a request for the broker itself
+        # or for a scheme other than http:// cannot be served.
+        for target in ('/name', 'ftp://127.0.0.1/file', 'https://127.0.0.1/'):
+            with self.subTest(target=target):
+                request = harness.build_request('GET', target, [
+                    f'Host: {self.target.authority}', self.authorized()])
+                client, response = self.send_raw(request)
+                self.assert_error_response(response, 501, client)
+
+    def head_of_size(self, size):
+        """Build a GET head of exactly `size` bytes, empty line included."""
+        head = harness.build_request('GET', self.target.url('/name'), [
+            f'Host: {self.target.authority}', self.authorized(), 'X-Filler: '])
+        filler = size - len(head)
+        self.assertGreater(filler, 0)
+        return head[:-4] + b'f' * filler + b'\r\n\r\n'
+
+    def test_head_at_limit_accepted(self):
+        client, response = self.send_raw(self.head_of_size(32768))
+        self.assertEqual(response.status, 200, response.describe())
+        self.assertEqual(response.body, b'echo-target')
+
+    def test_head_one_byte_over_limit(self):
+        client, response = self.send_raw(self.head_of_size(32769))
+        self.assert_error_response(response, 431, client)
+
     def test_431_head_too_large(self):
         filler = 'x' * (40 * 1024)
         request = harness.build_request('GET', self.target.url('/name'), [

@@ -96,6 +96,36 @@ class HttpBehaviourTest(harness.SwarmTestCase):
         self.assertEqual(last.body, b'alpha', last.describe())
         self.assertEqual(client.buffer, b'', 'extra bytes after the last response')
 
+    def test_response_until_close(self):
+        length = 300000
+        client = self.connect()
+        client.send(self.get(self.alpha, f'/until-close/{length}'))
+        response = client.read_response()
+        self.assertEqual(response.status, 200, response.describe())
+        self.assertIsNone(response.header('Content-Length'))
+        self.assertEqual(response.body, harness.content_bytes(f'/until-close/{length}', length))
+
+    def test_target_closes_between_requests(self):
+        # The target ends its connection after each response; the worker's
+        # connection to the broker must still carry the next request.
+        client = self.connect()
+        for round_number in range(3):
+            client.send(self.get(self.alpha, '/name?close=1'))
+            response = client.read_response()
+            self.assertEqual(response.status, 200, f'round {round_number}: {response.describe()}')
+            self.assertEqual(response.body, b'alpha', f'round {round_number}')
+            if client.closed_by_peer(timeout=0.2):
+                # Closing the worker connection too is allowed, as long as
+                # the response arrived whole.
+                client = self.connect()
+
+    def test_chunked_coding_name_case_insensitive(self):
+        body = b'hello, chunked world'
+        chunks = [b'%x\r\n%s\r\n0\r\n\r\n' % (len(body), body)]
+        answer = self.echo(self.connect(), b'', ['Transfer-Encoding: Chunked'], chunks)
+        self.assertEqual(answer['length'], len(body))
+        self.assertEqual(answer['sha256'], hashlib.sha256(body).hexdigest())
+
     def echo(self, client, body, headers, chunks=None):
         """POST to /echo and return the JSON answer of the target."""
         head = harness.build_request('POST', self.alpha.url('/echo'), [

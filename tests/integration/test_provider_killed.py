@@ -3,6 +3,7 @@ quickly instead of hanging, and a restarted provider serves the next request."""
 
 import hashlib
 import os
+import signal
 import subprocess
 import time
 import unittest
@@ -78,6 +79,29 @@ class ProviderKilledTest(harness.SwarmTestCase):
         self.assertEqual(response.status, 200, response.describe())
         self.assertEqual(hashlib.sha256(response.body).hexdigest(),
                          harness.content_sha256('/bytes/1048576', 1048576))
+
+    def test_stopped_provider_gives_504(self):
+        # A provider that hangs (here: SIGSTOP) keeps its sockets open, so
+        # only the open timeout can answer the worker.
+        open_timeout = 2
+        self.broker, self.provider, self.target, self.session_id, self.token = \
+            self.share_session(session_id='stop-session',
+                               broker_kwargs={'open_timeout': open_timeout})
+        self.provider.popen.send_signal(signal.SIGSTOP)
+        self.addCleanup(self.provider.popen.send_signal, signal.SIGCONT)
+
+        started = time.monotonic()
+        response = harness.proxy_get(self.broker.address, self.target.url('/name'),
+                                     self.session_id, self.token, timeout=open_timeout + 15)
+        elapsed = time.monotonic() - started
+        self.assertEqual(response.status, 504, response.describe())
+        self.assertLess(elapsed, open_timeout + 5, f'504 only after {elapsed:.1f} s')
+
+        self.provider.popen.send_signal(signal.SIGCONT)
+        after = harness.proxy_get(self.broker.address, self.target.url('/name'),
+                                  self.session_id, self.token, timeout=15)
+        self.assertEqual(after.status, 200, after.describe())
+        self.assertEqual(after.body, b'target')
 
     def test_plain_download(self):
         self.check_kill_and_recover('plain')
