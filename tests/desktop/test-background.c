@@ -32,7 +32,7 @@ typedef struct {
   guint object_id;
   guint owner_id;
   gboolean owned;
-  guint32 response;           /* what the fake answers */
+  guint32 response;           /* response code the fake sends */
   gboolean grant_autostart;
   GVariant *options;          /* the options of the last request */
 } FakePortal;

@@ -244,6 +244,51 @@ test_store_fallback_file (void)
                              "by you*");
 }
 
+/* Runs in a child process on a private bus that offers no services. */
+static void
+no_secret_service_child (void)
+{
+  g_autofree char *dir = make_data_dir ();
+  g_autoptr(GTestDBus) bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_autoptr(SwarmTicketStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tokens_path = g_build_filename (dir, "tokens.json", NULL);
+  SwarmStoredTicket *ticket;
+
+  g_test_dbus_up (bus);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+
+  store = swarm_ticket_store_new (dir);
+  g_assert_false (swarm_ticket_store_get_uses_keyring (store));
+  g_assert_cmpstr (swarm_ticket_store_get_keyring_problem (store), ==,
+                   "no Secret Service (org.freedesktop.secrets) runs on the session bus");
+
+  ticket = swarm_ticket_store_create (store, "no-service", "127.0.0.1:8787",
+                                      SWARM_TICKET_NEVER_EXPIRES, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (ticket);
+  g_assert_cmpuint (file_mode (tokens_path), ==, 0600);
+
+  g_clear_object (&store);
+  g_test_dbus_down (bus);
+  remove_data_dir (dir);
+}
+
+static void
+test_store_no_secret_service (void)
+{
+  if (g_test_subprocess ())
+    {
+      no_secret_service_child ();
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr ("*Tokens are not kept in a keyring because no Secret Service "
+                             "(org.freedesktop.secrets) runs on the session bus*");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -252,6 +297,7 @@ main (int argc, char **argv)
   g_test_add_func ("/desktop/store/keyring", test_store_keyring);
   g_test_add_func ("/desktop/store/metadata-roundtrip", test_store_metadata_roundtrip);
   g_test_add_func ("/desktop/store/fallback-file", test_store_fallback_file);
+  g_test_add_func ("/desktop/store/no-secret-service", test_store_no_secret_service);
 
   return g_test_run ();
 }
