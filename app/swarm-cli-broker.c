@@ -4,10 +4,14 @@
 
 #include "config.h"
 
+#include <signal.h>
+
 #include <glib/gi18n.h>
+#include <glib-unix.h>
 
 #include "swarm-broker.h"
 #include "swarm-cli.h"
+#include "swarm-tunnel.h"
 
 /* The original swarm-proxy listens on every IPv4 interface by default,
  * because a broker is meant to be reached from other machines. */
@@ -68,6 +72,107 @@ swarm_cli_start_broker (const char  *listen_address,
   return g_steal_pointer (&broker);
 }
 
+typedef struct {
+  SwarmBroker *broker;
+  gboolean json;
+} SessionReport;
+
+static void
+add_session_json (JsonBuilder        *builder,
+                  SwarmBrokerSession *session)
+{
+  GListModel *tunnels = swarm_broker_session_get_tunnels (session);
+  guint n_tunnels = g_list_model_get_n_items (tunnels);
+  g_autofree char *since = NULL;
+
+  since = swarm_cli_format_unix_time (swarm_broker_session_get_connected_since (session) /
+                                      G_USEC_PER_SEC);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "session_id");
+  json_builder_add_string_value (builder, swarm_broker_session_get_session_id (session));
+  json_builder_set_member_name (builder, "provider");
+  json_builder_add_string_value (builder, swarm_broker_session_get_provider_address (session));
+  json_builder_set_member_name (builder, "connected_since");
+  json_builder_add_string_value (builder, since);
+  json_builder_set_member_name (builder, "tunnels");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < n_tunnels; i++)
+    {
+      g_autoptr(SwarmTunnel) tunnel = g_list_model_get_item (tunnels, i);
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "worker");
+      json_builder_add_string_value (builder, swarm_tunnel_get_peer (tunnel));
+      json_builder_set_member_name (builder, "host");
+      json_builder_add_string_value (builder, swarm_tunnel_get_host (tunnel));
+      json_builder_set_member_name (builder, "port");
+      json_builder_add_int_value (builder, swarm_tunnel_get_port (tunnel));
+      json_builder_set_member_name (builder, "bytes_up");
+      json_builder_add_int_value (builder, swarm_tunnel_get_bytes_up (tunnel));
+      json_builder_set_member_name (builder, "bytes_down");
+      json_builder_add_int_value (builder, swarm_tunnel_get_bytes_down (tunnel));
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+}
+
+/* Prints the registered sessions and their tunnels on SIGUSR1, so an
+ * operator can see who is connected right now (`kill -USR1 PID`). */
+static gboolean
+report_sessions_cb (gpointer user_data)
+{
+  SessionReport *report = user_data;
+  GListModel *sessions = swarm_broker_get_sessions (report->broker);
+  guint n_sessions = g_list_model_get_n_items (sessions);
+
+  if (report->json)
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "status");
+      json_builder_add_string_value (builder, "ok");
+      json_builder_set_member_name (builder, "message");
+      json_builder_add_string_value (builder, "sessions");
+      json_builder_set_member_name (builder, "sessions");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < n_sessions; i++)
+        {
+          g_autoptr(SwarmBrokerSession) session = g_list_model_get_item (sessions, i);
+
+          add_session_json (builder, session);
+        }
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+
+      root = json_builder_get_root (builder);
+      swarm_cli_print_json (root);
+      return G_SOURCE_CONTINUE;
+    }
+
+  swarm_cli_print_line (g_dngettext (GETTEXT_PACKAGE, "%u session registered",
+                                     "%u sessions registered", n_sessions),
+                        n_sessions);
+  for (guint i = 0; i < n_sessions; i++)
+    {
+      g_autoptr(SwarmBrokerSession) session = g_list_model_get_item (sessions, i);
+      GListModel *tunnels = swarm_broker_session_get_tunnels (session);
+      g_autofree char *since = NULL;
+
+      since = swarm_cli_format_unix_time (swarm_broker_session_get_connected_since (session) /
+                                          G_USEC_PER_SEC);
+      swarm_cli_print_line (_("  session %s: provider %s since %s, %u open tunnels"),
+                            swarm_broker_session_get_session_id (session),
+                            swarm_broker_session_get_provider_address (session),
+                            since, g_list_model_get_n_items (tunnels));
+    }
+
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 parse_open_timeout (const char *text,
                     guint      *timeout_ms)
@@ -112,6 +217,8 @@ swarm_cli_broker_main (int        argc,
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(SwarmBroker) broker = NULL;
   g_autoptr(GError) error = NULL;
+  SessionReport report = { 0 };
+  guint report_id;
   guint open_timeout_ms;
   int status;
 
@@ -122,7 +229,8 @@ swarm_cli_broker_main (int        argc,
                                           _("Run a broker: providers register sessions with\n"
                                             "it, and workers use it as an HTTP proxy with\n"
                                             "SESSION:TOKEN as proxy credentials. Runs until\n"
-                                            "SIGINT or SIGTERM."),
+                                            "SIGINT or SIGTERM. SIGUSR1 prints the registered\n"
+                                            "sessions and their tunnels."),
                                           entries, &json);
   if (!swarm_cli_parse_options (context, "broker", &argc, &argv, &json))
     return SWARM_EXIT_USAGE;
@@ -143,8 +251,13 @@ swarm_cli_broker_main (int        argc,
   if (broker == NULL)
     return status;
 
+  report.broker = broker;
+  report.json = json;
+  report_id = g_unix_signal_add (SIGUSR1, report_sessions_cb, &report);
+
   status = swarm_cli_run ();
 
+  g_source_remove (report_id);
   swarm_broker_stop (broker);
 
   return status;

@@ -74,6 +74,25 @@ class BrokerRunTest(CliTestCase):
             self.assertRegex(record['time'], r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d')
         self.assertTrue(any('SIGTERM' in json.loads(line)['message'] for line in stderr))
 
+    def test_sigusr1_lists_sessions_json(self):
+        broker = self.start(['broker', '--json', '--listen', f'{LOOPBACK}:0'])
+        listening = broker.wait_for_json('stdout', lambda line: line['message'] == 'broker listening')
+        self.assertIsNotNone(listening, broker.describe())
+        provider = self.start(['provider', '--broker', listening['listen'],
+                               '--session-id', 'listed-session', '--token', 'listed-token'])
+        self.assertIsNotNone(provider.wait_for_line('stderr', r'sharing: session listed-session'),
+                             provider.describe())
+
+        broker.popen.send_signal(signal.SIGUSR1)
+        report = broker.wait_for_json('stdout', lambda line: line['message'] == 'sessions')
+
+        self.assertIsNotNone(report, broker.describe())
+        self.assertEqual(report['status'], 'ok')
+        self.assertEqual([session['session_id'] for session in report['sessions']],
+                         ['listed-session'])
+        self.assertEqual(report['sessions'][0]['tunnels'], [])
+        self.assertNotIn('listed-token', '\n'.join(broker.lines('stdout')))
+
     def test_address_in_use_exit_1(self):
         with socket.socket() as occupant:
             occupant.bind((LOOPBACK, 0))
