@@ -12,6 +12,7 @@
 #include <glib-unix.h>
 #include <signal.h>
 
+#include "swarm-cli.h"
 #include "swarm-desktop.h"
 #include "swarm-share.h"
 
@@ -66,7 +67,6 @@ print_state (SwarmShare  *share,
     {
       g_autoptr(JsonBuilder) builder = json_builder_new ();
       g_autoptr(JsonNode) root = NULL;
-      g_autofree char *text = NULL;
 
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "state");
@@ -80,24 +80,23 @@ print_state (SwarmShare  *share,
         json_builder_add_null_value (builder);
       json_builder_end_object (builder);
       root = json_builder_get_root (builder);
-      text = json_to_string (root, FALSE);
-      g_print ("%s\n", text);
+      swarm_cli_print_json (root);
     }
   else if (state == SWARM_PROVIDER_STATE_RETRYING)
     {
-      g_printerr (_("swarm-proxy: %s; retrying in %u s\n"),
-                  error != NULL ? error : _("the broker cannot be reached"),
-                  swarm_share_get_retry_seconds (share));
+      g_message ("Share state: retrying in %u s: %s", swarm_share_get_retry_seconds (share),
+                 error != NULL ? error : "the broker cannot be reached");
     }
   else
     {
-      g_printerr ("swarm-proxy: %s\n", state_name (state));
+      g_message ("Share state: %s", state_name (state));
     }
 
   if (state == SWARM_PROVIDER_STATE_EXPIRED)
     {
-      g_printerr (_("swarm-proxy: the ticket expired; sharing stopped\n"));
-      run->exit_status = 1;
+      swarm_cli_print_error (_("the ticket expired and sharing stopped; delete it or "
+                               "create a new one in the app, then start again"));
+      run->exit_status = SWARM_EXIT_FAILURE;
       g_main_loop_quit (run->loop);
     }
 }
@@ -121,7 +120,6 @@ print_ticket (SwarmStoredTicket *stored,
     {
       g_autoptr(JsonBuilder) builder = json_builder_new ();
       g_autoptr(JsonNode) root = NULL;
-      g_autofree char *text = NULL;
 
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "status");
@@ -132,17 +130,17 @@ print_ticket (SwarmStoredTicket *stored,
       json_builder_add_string_value (builder, proxy_url);
       json_builder_end_object (builder);
       root = json_builder_get_root (builder);
-      text = json_to_string (root, FALSE);
-      g_print ("%s\n", text);
+      swarm_cli_print_json (root);
     }
   else
     {
       g_autofree char *text = swarm_ticket_to_json (ticket, TRUE);
       g_autofree char *quoted = g_shell_quote (proxy_url);
 
-      g_print (_("Ticket (hand it to the workers):\n%s\n\n"), text);
-      g_print (_("A worker fetches a URL through this computer with:\n"
-                 "  curl --proxy %s \"$URL\"\n"), quoted);
+      swarm_cli_print_line ("%s", _("Ticket (hand it to the workers):"));
+      swarm_cli_print_line ("%s\n", text);
+      swarm_cli_print_line ("%s", _("A worker fetches a URL through this computer with:"));
+      swarm_cli_print_line ("  curl --proxy %s \"$URL\"", quoted);
     }
 }
 
@@ -153,18 +151,14 @@ run_headless (gboolean json)
   g_autoptr(SwarmTicketStore) store = swarm_ticket_store_new (NULL);
   g_autoptr(SwarmShare) share = swarm_share_new (settings, store);
   g_autoptr(GError) error = NULL;
-  HeadlessRun run = { NULL, 0, json };
+  HeadlessRun run = { NULL, SWARM_EXIT_OK, json };
   guint sigint_id, sigterm_id;
 
-  if (!swarm_ticket_store_get_uses_keyring (store))
-    g_printerr (_("swarm-proxy: tokens are stored in %s/tokens.json (readable only by you) "
-                  "because %s\n"), swarm_ticket_store_get_data_dir (store),
-                swarm_ticket_store_get_keyring_problem (store));
-
+  /* Without a keyring the store has already logged where the tokens go. */
   if (!swarm_share_start_latest (share, &error))
     {
-      g_printerr ("swarm-proxy: %s\n", error->message);
-      return 1;
+      swarm_cli_print_error ("%s", error->message);
+      return SWARM_EXIT_FAILURE;
     }
 
   print_ticket (swarm_share_get_ticket (share), json);
@@ -209,14 +203,14 @@ swarm_desktop_main (int argc, char **argv, gboolean no_gui, gboolean json)
 #if HAVE_GUI
   if (g_getenv ("WAYLAND_DISPLAY") == NULL && g_getenv ("DISPLAY") == NULL)
     {
-      g_printerr (_("swarm-proxy: no display found (neither WAYLAND_DISPLAY nor DISPLAY is "
-                    "set). Run “swarm-proxy --no-gui” to share without a window.\n"));
-      return 1;
+      swarm_cli_print_error (_("no display found (neither WAYLAND_DISPLAY nor DISPLAY is "
+                               "set); run “swarm-proxy --no-gui” to share without a window"));
+      return SWARM_EXIT_FAILURE;
     }
   return swarm_application_run (argc > 0 ? argv[0] : "swarm-proxy");
 #else
-  g_printerr (_("swarm-proxy: this build has no window (it was built without GTK). "
-                "Run “swarm-proxy --no-gui” to share without a window.\n"));
-  return 1;
+  swarm_cli_print_error (_("this build has no window because it was built without GTK; "
+                           "run “swarm-proxy --no-gui” to share without a window"));
+  return SWARM_EXIT_FAILURE;
 #endif
 }
