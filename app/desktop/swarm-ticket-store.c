@@ -568,6 +568,9 @@ use_fallback (SwarmTicketStore *self,
   g_object_notify_by_pspec (G_OBJECT (self), store_props[STORE_PROP_KEYRING_PROBLEM]);
 }
 
+/* NOTE: the libsecret calls below are synchronous.  An unlocked keyring
+ * replies at once, but a locked one shows its unlock prompt and the window
+ * stops redrawing until the prompt is answered. */
 static gboolean
 store_token (SwarmTicketStore  *self,
              const char        *session_id,
