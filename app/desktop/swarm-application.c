@@ -55,12 +55,22 @@ present_window (SwarmApplication *self,
   return window;
 }
 
+static gboolean
+destroy_window_cb (gpointer user_data)
+{
+  gtk_window_destroy (GTK_WINDOW (user_data));
+  return G_SOURCE_REMOVE;
+}
+
 static void
 close_hint_response_cb (AdwMessageDialog *dialog,
                         const char       *response,
                         GtkWindow        *window)
 {
-  gtk_window_destroy (window);
+  /* The dialog is still transient for the window while it emits the
+   * response, so the window goes once the dialog has closed. */
+  g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, destroy_window_cb, g_object_ref (window),
+                   g_object_unref);
 }
 
 /* Closing the window does not stop sharing, because the hold keeps the

@@ -1,0 +1,186 @@
+/* test-application.c: the application's hold, close note and tray wiring */
+#include "config.h"
+
+#include "swarm-application.h"
+#include "swarm-window-private.h"
+
+#define WAIT_TIMEOUT_S 15
+
+typedef gboolean (*Condition) (gpointer data);
+
+static gboolean
+timeout_cb (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+wait_until (Condition condition,
+            gpointer  data,
+            guint     seconds)
+{
+  gboolean timed_out = FALSE;
+  guint id = g_timeout_add_seconds (seconds, timeout_cb, &timed_out);
+
+  while (!condition (data) && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  if (!timed_out)
+    g_source_remove (id);
+  return !timed_out;
+}
+
+static void
+spin (guint milliseconds)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (milliseconds, timeout_cb, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static gboolean
+is_sharing (gpointer data)
+{
+  return swarm_share_get_state (SWARM_SHARE (data)) == SWARM_PROVIDER_STATE_SHARING;
+}
+
+static SwarmWindow *
+find_window (SwarmApplication *application)
+{
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (application)); l; l = l->next)
+    {
+      if (SWARM_IS_WINDOW (l->data))
+        return l->data;
+    }
+  return NULL;
+}
+
+/* The note is transient for the window but not part of the application,
+ * so it is looked up among all toplevels. */
+static AdwMessageDialog *
+find_dialog (void)
+{
+  g_autoptr(GList) toplevels = gtk_window_list_toplevels ();
+
+  for (GList *l = toplevels; l != NULL; l = l->next)
+    {
+      if (ADW_IS_MESSAGE_DIALOG (l->data) && gtk_widget_get_visible (l->data))
+        return l->data;
+    }
+  return NULL;
+}
+
+static gboolean
+has_no_window (gpointer data)
+{
+  return find_window (SWARM_APPLICATION (data)) == NULL;
+}
+
+typedef struct {
+  char *text;
+  gboolean done;
+} ClipboardRead;
+
+static void
+clipboard_read_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  ClipboardRead *read = user_data;
+
+  read->text = gdk_clipboard_read_text_finish (GDK_CLIPBOARD (source), result, NULL);
+  read->done = TRUE;
+}
+
+static gboolean
+clipboard_read_done (gpointer data)
+{
+  return ((ClipboardRead *) data)->done;
+}
+
+static void
+test_application_close_keeps_sharing (void)
+{
+  g_autoptr(SwarmApplication) application = swarm_application_new ();
+  g_autoptr(GSettings) settings = swarm_settings_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SwarmTicket) expected_ticket = NULL;
+  g_autofree char *expected = NULL;
+  SwarmShare *share;
+  SwarmWindow *window;
+  AdwMessageDialog *dialog;
+  ClipboardRead read = { NULL, FALSE };
+
+  /* The memory settings backend is shared in the process, so this reaches
+   * the application's settings too: a free port, and the note not shown. */
+  g_settings_set_string (settings, "listen-address", "127.0.0.1:0");
+  g_settings_set_string (settings, "public-address", "127.0.0.1:8787");
+  g_settings_set_boolean (settings, "close-hint-shown", FALSE);
+
+  g_assert_true (g_application_register (G_APPLICATION (application), NULL, &error));
+  g_assert_no_error (error);
+  g_application_activate (G_APPLICATION (application));
+  window = find_window (application);
+  g_assert_nonnull (window);
+  share = swarm_application_get_share (application);
+
+  swarm_application_set_sharing (application, TRUE);
+  g_assert_true (swarm_share_get_running (share));
+  g_assert_true (wait_until (is_sharing, share, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_tray_get_sharing (swarm_application_get_tray (application)));
+
+  /* The first close while sharing shows the note instead of closing. */
+  gtk_window_close (GTK_WINDOW (window));
+  spin (200);
+  dialog = find_dialog ();
+  g_assert_nonnull (dialog);
+  g_assert_true (g_settings_get_boolean (settings, "close-hint-shown"));
+  g_assert_nonnull (find_window (application));
+
+  adw_message_dialog_response (dialog, "ok");
+  g_assert_true (wait_until (has_no_window, application, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_share_get_running (share));
+
+  /* Copy Latest Ticket in the tray brings a window back and copies. */
+  g_signal_emit_by_name (swarm_application_get_tray (application), "copy-ticket", NULL);
+  window = find_window (application);
+  g_assert_nonnull (window);
+  gdk_clipboard_read_text_async (gtk_widget_get_clipboard (GTK_WIDGET (window)), NULL,
+                                 clipboard_read_cb, &read);
+  g_assert_true (wait_until (clipboard_read_done, &read, WAIT_TIMEOUT_S));
+  expected_ticket = swarm_stored_ticket_to_ticket (swarm_share_get_ticket (share));
+  expected = swarm_ticket_to_json (expected_ticket, TRUE);
+  g_assert_cmpstr (read.text, ==, expected);
+  g_free (read.text);
+
+  /* The second close while sharing closes at once. */
+  gtk_window_close (GTK_WINDOW (window));
+  g_assert_true (wait_until (has_no_window, application, WAIT_TIMEOUT_S));
+  g_assert_null (find_dialog ());
+  g_assert_true (swarm_share_get_running (share));
+
+  /* Share in the tray turns sharing off. */
+  g_signal_emit_by_name (swarm_application_get_tray (application), "share-toggled", FALSE);
+  g_assert_false (swarm_share_get_running (share));
+  g_assert_false (swarm_tray_get_sharing (swarm_application_get_tray (application)));
+
+  g_action_group_activate_action (G_ACTION_GROUP (application), "quit", NULL);
+  spin (100);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_setenv ("LC_ALL", "C.UTF-8", TRUE);
+  g_unsetenv ("LANGUAGE");
+
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+
+  g_test_add_func ("/desktop/application/close-keeps-sharing",
+                   test_application_close_keeps_sharing);
+
+  return g_test_run ();
+}
