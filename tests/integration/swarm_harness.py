@@ -616,6 +616,51 @@ def proxy_get(broker_address, url, session_id, token, timeout=10.0, extra_header
         return client.read_response()
 
 
+class RawTarget:
+    """A plain TCP target on loopback that runs `behaviour(sock, record)` for
+    each connection in its own thread; `record` is a dict the test can read."""
+
+    def __init__(self, behaviour, host=LOOPBACK):
+        family = socket.AF_INET6 if ':' in host else socket.AF_INET
+        self.listener = socket.create_server((host, 0), family=family)
+        self.host = host
+        self.port = self.listener.getsockname()[1]
+        self.behaviour = behaviour
+        self.records = []
+        self.threads = []
+        self.accept_thread = threading.Thread(target=self._accept, daemon=True)
+        self.accept_thread.start()
+
+    @property
+    def authority(self):
+        return format_authority(self.host, self.port)
+
+    def _accept(self):
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            record = {}
+            self.records.append(record)
+            thread = threading.Thread(target=self._run, args=(sock, record), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _run(self, sock, record):
+        try:
+            self.behaviour(sock, record)
+        except OSError as error:
+            record['error'] = error
+        finally:
+            sock.close()
+            record['done'] = True
+
+    def close(self):
+        self.listener.close()
+
+
 class FakeProvider:
     """A control connection that registers a session and then does what the
     test tells it, in place of a real provider."""
@@ -897,6 +942,11 @@ class SwarmTestCase(unittest.TestCase):
         self._processes.append(provider)
         self.addCleanup(provider.kill)
         return provider
+
+    def start_raw_target(self, behaviour, host=LOOPBACK):
+        target = RawTarget(behaviour, host)
+        self.addCleanup(target.close)
+        return target
 
     def start_fake_broker(self):
         fake = FakeBroker()

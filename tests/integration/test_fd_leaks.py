@@ -85,6 +85,12 @@ class FdLeakTest(harness.SwarmTestCase):
                             .encode())
                 client.read_response_head()
 
+            # A worker that gives up before the tunnel is established.
+            with harness.ProxyClient(self.broker.address, timeout=15) as client:
+                authority = self.target.authority
+                client.send(harness.build_request('CONNECT', authority, [
+                    f'Host: {authority}', self.credentials()]))
+
             # A half-closed worker that reads its response to the end.
             with harness.ProxyClient(self.broker.address, timeout=15) as client:
                 client.send(self.get_request('/bytes/200000'))

@@ -53,6 +53,15 @@ class Ipv6LiteralTest(harness.SwarmTestCase):
         self.assertEqual(result.returncode, 0, result.stderr.decode(errors='replace'))
         self.assertEqual(result.stdout, b'six')
 
+    def test_everything_over_ipv6(self):
+        broker = self.start_broker(listen='[::1]:0', name='broker-v6')
+        self.assertEqual(broker.address, f'[::1]:{broker.port}')
+        self.start_provider(broker.address, 'v6-session', self.token, name='provider-v6')
+        response = harness.wait_for_session(broker.address, 'v6-session', self.token,
+                                            self.target.url('/name'))
+        self.assertEqual(response.status, 200, response.describe())
+        self.assertEqual(response.body, b'six')
+
     def test_missing_port_defaults_to_80_not_a_parse_error(self):
         # http://[::1]/ names port 80, where nothing listens: the provider
         # reports a refused connection (502), so the literal parsed.
