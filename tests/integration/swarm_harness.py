@@ -642,7 +642,7 @@ class RawTarget:
             except OSError:
                 return
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            record = {}
+            record = {'index': len(self.records)}
             self.records.append(record)
             thread = threading.Thread(target=self._run, args=(sock, record), daemon=True)
             self.threads.append(thread)

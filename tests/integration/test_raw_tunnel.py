@@ -3,6 +3,7 @@ half-close started by the target, and routing of many sessions."""
 
 import socket
 import statistics
+import struct
 import time
 import unittest
 
@@ -41,6 +42,20 @@ def greet_then_count(sock, record):
             break
         received += len(data)
     record['received'] = received
+
+
+def respond_partly(sock, record):
+    """Promise a large body, send a little of it, and close."""
+    request = b''
+    while b'\r\n\r\n' not in request:
+        data = sock.recv(65536)
+        if not data:
+            return
+        request += data
+    sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n' + b'p' * 1000)
+    if record['index'] % 2 == 0:
+        # SO_LINGER with a zero timeout turns close() into a reset.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
 
 
 class RawTunnelTest(harness.SwarmTestCase):
@@ -95,6 +110,28 @@ class RawTunnelTest(harness.SwarmTestCase):
                            message='the target to see the end of the upload')
         self.assertEqual(target.records[0].get('received'), upload,
                          f'target record: {target.records[0]}')
+
+    def test_target_dies_mid_response(self):
+        target = self.start_raw_target(respond_partly)
+        for attempt in range(2):
+            with self.subTest(reset=attempt == 0):
+                client = harness.ProxyClient(self.broker.address, timeout=15)
+                self.addCleanup(client.close)
+                url = f'http://{target.authority}/partial'
+                client.send(harness.build_request('GET', url, [
+                    f'Host: {target.authority}',
+                    harness.proxy_authorization(self.session_id, self.token)]))
+                head = client.read_response_head()
+                self.assertEqual(head.status, 200, head.describe())
+                started = time.monotonic()
+                received = b''
+                try:
+                    received = client.read_until_close()
+                except (ConnectionResetError, TimeoutError):
+                    pass
+                elapsed = time.monotonic() - started
+                self.assertLess(len(received), 1000000, 'more body than the target sent')
+                self.assertLess(elapsed, 5, f'the worker connection stayed open {elapsed:.1f} s')
 
     def test_many_sessions_routed_apart(self):
         fakes = {}

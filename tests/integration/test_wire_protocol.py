@@ -92,6 +92,33 @@ class BrokerWireTest(harness.SwarmTestCase):
         _, reply = self.register(ending='\r\n')
         self.assertEqual(reply, 'OK')
 
+    def test_registration_sent_byte_by_byte(self):
+        control = self.connect()
+        for byte in f'PROVIDER {SESSION} {TOKEN}\n'.encode():
+            control.send(bytes([byte]))
+            time.sleep(0.01)
+        self.assertEqual(control.read_text_line(), 'OK')
+
+    def test_worker_request_sent_byte_by_byte(self):
+        # POST and PUT start like PROVIDER, DELETE like DATA: the broker must
+        # not decide on a connection's kind from a first byte or two.
+        control, _ = self.register()
+        for method in ('POST', 'PUT', 'DELETE'):
+            with self.subTest(method=method):
+                request = harness.build_request(method, self.target.url('/echo'), [
+                    f'Host: {self.target.authority}',
+                    harness.proxy_authorization(SESSION, TOKEN), 'Content-Length: 0',
+                    'Connection: close'])
+                worker = self.connect()
+                for byte in request:
+                    worker.send(bytes([byte]))
+                    time.sleep(0.002)
+                nonce, host, port = self.read_open(control)
+                control.send(f'FAILED {nonce} reached the open step\n'.encode())
+                response = worker.read_response()
+                self.assertEqual(response.status, 502, response.describe())
+                self.assertIn(b'reached the open step', response.body)
+
     def test_tunnel_in_version_1_order(self):
         control, _ = self.register()
         pending = self.request_later()
@@ -321,6 +348,39 @@ class ProviderWireTest(harness.SwarmTestCase):
         stalled.send(b'OK\n')
         self.assertEqual(self.control.read_text_line(), 'OPENED n4')
         self.assertEqual(self.fetch_through(stalled).body, b'target')
+
+    def test_bad_open_lines_survived(self):
+        for index, line in enumerate(['OPEN b1 127.0.0.1 0', 'OPEN b2 127.0.0.1 65536',
+                                      'OPEN b3 127.0.0.1 http', 'OPEN b4 [::1] 80',
+                                      'OPEN b5', 'OPEN', 'OPEN b6 127.0.0.1 80 extra']):
+            self.control.send(line.encode() + b'\n')
+        # Whatever the provider made of those, it still serves a good OPEN,
+        # and answers none of the bad ones with OPENED.
+        self.control.send(f'OPEN good 127.0.0.1 {self.target.port}\n'.encode())
+        data = None
+        while data is None:
+            connection, line = self.fake.next_connection()
+            fields = (line or '').split(' ')
+            self.assertEqual(fields[:3], ['DATA', SESSION, TOKEN], f'first line {line!r}')
+            if fields[3] == 'good':
+                data = connection
+            else:
+                connection.send(b'ERR no-pending-open\n')
+        data.send(b'OK\n')
+        while True:
+            line = self.control.read_text_line()
+            self.assertFalse(line.startswith('OPENED b'), f'control line {line!r}')
+            if line == 'OPENED good':
+                break
+        self.assertTrue(self.provider.running(), 'the provider exited')
+        self.assertEqual(self.fetch_through(data).body, b'target')
+
+    def test_control_line_too_long_from_broker(self):
+        self.control.send(b'OPEN ' + b'x' * 9000 + b'\n')
+        control = self.accept_registration()
+        self.assertTrue(self.provider.running(), 'the provider exited')
+        control.send(f'OPEN n10 127.0.0.1 {self.target.port}\n'.encode())
+        self.expect_data('n10')
 
     def test_unknown_control_line_ignored(self):
         self.control.send(b'HELLO from a newer broker\n')
