@@ -158,8 +158,8 @@ update_state (SwarmWindow *self)
       break;
     case SWARM_PROVIDER_STATE_EXPIRED:
       title = g_strdup (_("Stopped Because the Ticket Expired"));
-      detail = g_strdup (_("Create a new ticket on the Tickets page, hand it to the "
-                           "workers and turn sharing on again."));
+      detail = g_strdup (_("Turn sharing on again to issue a new ticket, or create one on "
+                           "the Tickets page, and hand it to the workers."));
       break;
     case SWARM_PROVIDER_STATE_OFF:
     default:
@@ -182,8 +182,12 @@ update_current_ticket (SwarmWindow *self)
 
   if (ticket == NULL)
     {
+      SwarmTicketStore *store = swarm_share_get_store (self->share);
+
+      /* Expired and revoked tickets stay listed but cannot be shared. */
       adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->current_ticket_row),
-                                     _("No ticket yet"));
+                                     g_list_model_get_n_items (G_LIST_MODEL (store)) > 0
+                                     ? _("No valid ticket") : _("No ticket yet"));
       adw_action_row_set_subtitle (self->current_ticket_row,
                                    _("Turning sharing on creates one, valid for a day."));
       gtk_widget_set_sensitive (self->current_copy_button, FALSE);
