@@ -21,6 +21,8 @@ struct _SwarmShare
   SwarmProvider *provider;
   SwarmStoredTicket *ticket;
   GListStore *tunnels;     /* mirror of the provider's tunnels, stable across restarts */
+  guint64 closed_bytes_up;   /* bytes of tunnels closed since sharing started */
+  guint64 closed_bytes_down;
 
   SwarmProviderState state;
   gboolean running;
@@ -308,6 +310,19 @@ provider_tunnels_changed_cb (SwarmShare *self,
 {
   g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func (g_object_unref);
 
+  /* The mirror still holds the removed tunnels, so their final counts go
+   * into the totals before they disappear. */
+  for (guint i = 0; i < removed; i++)
+    {
+      g_autoptr(SwarmTunnel) tunnel = g_list_model_get_item (G_LIST_MODEL (self->tunnels),
+                                                             position + i);
+
+      if (tunnel == NULL)
+        continue;
+      self->closed_bytes_up += swarm_tunnel_get_bytes_up (tunnel);
+      self->closed_bytes_down += swarm_tunnel_get_bytes_down (tunnel);
+    }
+
   for (guint i = 0; i < added; i++)
     g_ptr_array_add (items, g_list_model_get_item (model, position + i));
   g_list_store_splice (self->tunnels, position, removed, items->pdata, items->len);
@@ -465,6 +480,8 @@ swarm_share_start (SwarmShare         *self,
                            G_CALLBACK (provider_tunnels_changed_cb), self, G_CONNECT_SWAPPED);
 
   self->running = TRUE;
+  self->closed_bytes_up = 0;
+  self->closed_bytes_down = 0;
   swarm_stored_ticket_set_shared (ticket, TRUE);
   g_message ("Sharing with session %s through the broker at %s",
              swarm_stored_ticket_get_session_id (ticket), connect_address);
@@ -599,6 +616,27 @@ swarm_share_get_tunnel_count (SwarmShare *self)
 {
   g_return_val_if_fail (SWARM_IS_SHARE (self), 0);
   return g_list_model_get_n_items (G_LIST_MODEL (self->tunnels));
+}
+
+void
+swarm_share_get_total_bytes (SwarmShare *self,
+                             guint64    *bytes_up,
+                             guint64    *bytes_down)
+{
+  guint n_items;
+
+  g_return_if_fail (SWARM_IS_SHARE (self));
+
+  *bytes_up = self->closed_bytes_up;
+  *bytes_down = self->closed_bytes_down;
+  n_items = g_list_model_get_n_items (G_LIST_MODEL (self->tunnels));
+  for (guint i = 0; i < n_items; i++)
+    {
+      g_autoptr(SwarmTunnel) tunnel = g_list_model_get_item (G_LIST_MODEL (self->tunnels), i);
+
+      *bytes_up += swarm_tunnel_get_bytes_up (tunnel);
+      *bytes_down += swarm_tunnel_get_bytes_down (tunnel);
+    }
 }
 
 char *

@@ -62,6 +62,10 @@ SwarmBroker        *swarm_share_get_broker            (SwarmShare       *self);
 /* Open tunnels of the provider; an empty model while not sharing. */
 GListModel         *swarm_share_get_tunnels           (SwarmShare       *self);
 guint               swarm_share_get_tunnel_count      (SwarmShare       *self);
+/* Bytes relayed since sharing last started, by open and closed tunnels. */
+void                swarm_share_get_total_bytes       (SwarmShare       *self,
+                                                       guint64          *bytes_up,
+                                                       guint64          *bytes_down);
 
 /* The broker address that workers use, written into new tickets: the
  * public-address setting, else the local listen address (the bound one

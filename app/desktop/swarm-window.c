@@ -644,26 +644,21 @@ create_tunnel_row_cb (gpointer item,
 static void
 update_tunnel_totals (SwarmWindow *self)
 {
-  GListModel *tunnels = swarm_share_get_tunnels (self->share);
-  guint count = g_list_model_get_n_items (tunnels);
-  guint64 up = 0, down = 0;
+  guint count = swarm_share_get_tunnel_count (self->share);
+  guint64 up, down;
   g_autofree char *up_text = NULL;
   g_autofree char *down_text = NULL;
   g_autofree char *totals = NULL;
 
-  for (guint i = 0; i < count; i++)
-    {
-      g_autoptr(SwarmTunnel) tunnel = g_list_model_get_item (tunnels, i);
-
-      up += swarm_tunnel_get_bytes_up (tunnel);
-      down += swarm_tunnel_get_bytes_down (tunnel);
-    }
-
+  swarm_share_get_total_bytes (self->share, &up, &down);
   up_text = g_format_size (up);
   down_text = g_format_size (down);
-  /* Translators: totals over the open tunnels: count, bytes up, bytes down. */
-  totals = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u open tunnel · ↑ %s · ↓ %s",
-                                         "%u open tunnels · ↑ %s · ↓ %s", count),
+  /* Translators: the number of open tunnels, then the bytes sent and
+   * received by all tunnels since sharing started. */
+  totals = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                         "%u open tunnel · ↑ %s · ↓ %s since sharing started",
+                                         "%u open tunnels · ↑ %s · ↓ %s since sharing started",
+                                         count),
                             count, up_text, down_text);
   adw_preferences_group_set_description (self->tunnels_group, totals);
 }

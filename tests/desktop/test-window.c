@@ -76,6 +76,12 @@ is_expired_and_stopped (gpointer data)
 }
 
 static gboolean
+has_no_tunnel (gpointer data)
+{
+  return g_list_model_get_n_items (swarm_share_get_tunnels (SWARM_SHARE (data))) == 0;
+}
+
+static gboolean
 has_tunnel (gpointer data)
 {
   return g_list_model_get_n_items (swarm_share_get_tunnels (SWARM_SHARE (data))) > 0;
@@ -421,6 +427,16 @@ test_window_curl_tunnel (Fixture       *fixture,
 
   g_assert_true (wait_until (subprocess_done, curl, 40));
   g_assert_no_error (curl_error);
+
+  /* The totals keep the bytes of the closed tunnel: the whole body. */
+  {
+    guint64 up = 0, down = 0;
+
+    g_assert_true (wait_until (has_no_tunnel, fixture->share, WAIT_TIMEOUT_S));
+    swarm_share_get_total_bytes (fixture->share, &up, &down);
+    g_assert_cmpuint (down, >=, (guint64) CHUNK_BYTES * CHUNKS);
+    g_assert_cmpuint (up, >, 0);
+  }
 
   /* Turning local network access off applies to the running provider: the
    * same request now fails with 502. */
