@@ -290,6 +290,11 @@ test_window_toggle_shares (Fixture       *fixture,
                    _("Off"));
   save_screenshot (fixture, "off");
 
+  /* Screen readers find the switch by its role and name. */
+  gtk_test_accessible_assert_role (GTK_ACCESSIBLE (share_switch), GTK_ACCESSIBLE_ROLE_SWITCH);
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (share_switch),
+                                       GTK_ACCESSIBLE_PROPERTY_LABEL, "Share");
+
   gtk_switch_set_active (share_switch, TRUE);
 
   g_assert_true (swarm_share_get_running (fixture->share));
@@ -297,6 +302,8 @@ test_window_toggle_shares (Fixture       *fixture,
   g_assert_true (wait_until (is_sharing, fixture->share, WAIT_TIMEOUT_S));
   g_assert_cmpstr (gtk_label_get_label (swarm_window_get_state_label (fixture->window)), ==,
                    _("Sharing"));
+  gtk_test_accessible_assert_state (GTK_ACCESSIBLE (share_switch),
+                                    GTK_ACCESSIBLE_STATE_CHECKED, GTK_ACCESSIBLE_TRISTATE_TRUE);
   /* The new ticket is the one being shared, and the list shows it. */
   g_assert_nonnull (swarm_share_get_ticket (fixture->share));
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (fixture->store)), ==, 1);
@@ -721,6 +728,9 @@ main (int argc, char **argv)
   /* The expected texts below are the English ones. */
   g_setenv ("LC_ALL", "C.UTF-8", TRUE);
   g_unsetenv ("LANGUAGE");
+  /* GTK's test backend records accessible roles and states without an
+   * AT-SPI bus. */
+  g_setenv ("GTK_A11Y", "test", TRUE);
   setlocale (LC_ALL, "");
   textdomain (GETTEXT_PACKAGE);
 
