@@ -656,8 +656,10 @@ update_tunnel_totals (SwarmWindow *self)
   /* Translators: the number of open tunnels, then the bytes sent and
    * received by all tunnels since sharing started. */
   totals = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                         "%u open tunnel · ↑ %s · ↓ %s since sharing started",
-                                         "%u open tunnels · ↑ %s · ↓ %s since sharing started",
+                                         "%u open tunnel · ↑ %s · ↓ %s "
+                                         "since sharing started",
+                                         "%u open tunnels · ↑ %s · ↓ %s "
+                                         "since sharing started",
                                          count),
                             count, up_text, down_text);
   adw_preferences_group_set_description (self->tunnels_group, totals);

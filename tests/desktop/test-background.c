@@ -4,6 +4,9 @@
 #include "swarm-background.h"
 
 #define WAIT_TIMEOUT_S 15
+/* A second, separate connection to the session bus. */
+#define BUS_CLIENT_FLAGS \
+  (G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION)
 #define PORTAL_NAME "org.freedesktop.portal.Desktop"
 #define PORTAL_PATH "/org/freedesktop/portal/desktop"
 
@@ -120,10 +123,8 @@ fake_portal_start (FakePortal *portal,
   g_autofree char *address = g_dbus_address_get_for_bus_sync (G_BUS_TYPE_SESSION, NULL, &error);
 
   g_assert_no_error (error);
-  portal->bus = g_dbus_connection_new_for_address_sync (address,
-                                                        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-                                                        | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                                        NULL, NULL, &error);
+  portal->bus = g_dbus_connection_new_for_address_sync (address, BUS_CLIENT_FLAGS, NULL, NULL,
+                                                     &error);
   g_assert_no_error (error);
   portal->info = g_dbus_node_info_new_for_xml (xml, &error);
   g_assert_no_error (error);

@@ -7,6 +7,9 @@
 #include "swarm-tray.h"
 
 #define WAIT_TIMEOUT_S 15
+/* A second, separate connection to the session bus. */
+#define BUS_CLIENT_FLAGS \
+  (G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION)
 
 static const char watcher_xml[] =
   "<node>"
@@ -110,10 +113,8 @@ fake_watcher_start (FakeWatcher *watcher)
   g_autofree char *address = g_dbus_address_get_for_bus_sync (G_BUS_TYPE_SESSION, NULL, &error);
 
   g_assert_no_error (error);
-  watcher->bus = g_dbus_connection_new_for_address_sync (address,
-                                                         G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-                                                         | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                                         NULL, NULL, &error);
+  watcher->bus = g_dbus_connection_new_for_address_sync (address, BUS_CLIENT_FLAGS, NULL, NULL,
+                                                      &error);
   g_assert_no_error (error);
   watcher->info = g_dbus_node_info_new_for_xml (watcher_xml, &error);
   g_assert_no_error (error);
@@ -190,9 +191,7 @@ fixture_set_up (Fixture       *fixture,
   fixture->data_dir = g_dir_make_tmp ("swarm-tray-XXXXXX", &error);
   g_assert_no_error (error);
 
-  fixture->tray_bus = g_dbus_connection_new_for_address_sync (address,
-                                                              G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-                                                              | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+  fixture->tray_bus = g_dbus_connection_new_for_address_sync (address, BUS_CLIENT_FLAGS,
                                                               NULL, NULL, &error);
   g_assert_no_error (error);
   fake_watcher_start (&fixture->watcher);
@@ -364,9 +363,10 @@ find_menu_child (GVariant *layout,
 static gint32
 share_toggle_state (Fixture *fixture)
 {
+  const char *all_properties[] = { NULL };
   g_autoptr(GVariant) reply = call_tray (fixture, SWARM_TRAY_MENU_PATH, "com.canonical.dbusmenu",
                                          "GetLayout",
-                                         g_variant_new ("(ii^as)", 0, -1, (const char *[]) { NULL }),
+                                         g_variant_new ("(ii^as)", 0, -1, all_properties),
                                          "(u(ia{sv}av))");
   g_autoptr(GVariant) layout = g_variant_get_child_value (reply, 1);
   g_autoptr(GVariant) share = find_menu_child (layout, SWARM_TRAY_MENU_SHARE);
