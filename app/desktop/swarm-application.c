@@ -23,12 +23,17 @@ struct _SwarmApplication
 
 G_DEFINE_FINAL_TYPE (SwarmApplication, swarm_application, ADW_TYPE_APPLICATION)
 
+/* The active window may be another toplevel of the application, so the
+ * main window is looked up by type. */
 static SwarmWindow *
 get_window (SwarmApplication *self)
 {
-  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
-
-  return SWARM_IS_WINDOW (window) ? SWARM_WINDOW (window) : NULL;
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+    {
+      if (SWARM_IS_WINDOW (l->data))
+        return SWARM_WINDOW (l->data);
+    }
+  return NULL;
 }
 
 static gboolean
