@@ -1,6 +1,8 @@
 """A broker restarted on the same port while a provider runs: the provider
 registers again by itself and requests work again."""
 
+import signal
+import subprocess
 import time
 import unittest
 
@@ -32,7 +34,7 @@ class BrokerRestartTest(harness.SwarmTestCase):
         before = harness.proxy_get(broker.address, target.url('/name'), session_id, token)
         self.assertEqual(before.body, b'target', before.describe())
 
-        kill_signal = getattr(harness.signal, signal_name)
+        kill_signal = getattr(signal, signal_name)
         broker.kill(kill_signal)
         self.assertTrue(provider.running(), 'the provider exited when the broker went away')
 
@@ -53,6 +55,30 @@ class BrokerRestartTest(harness.SwarmTestCase):
 
     def test_broker_terminated(self):
         self.check_restart('SIGTERM')
+
+    def test_sigterm_ends_tunnels_and_exits_zero(self):
+        broker, provider, target, session_id, token = \
+            self.share_session(session_id='stop-session')
+        tunnel = harness.ProxyClient(broker.address, timeout=15)
+        self.addCleanup(tunnel.close)
+        tunnel.send(harness.build_request('CONNECT', target.authority, [
+            f'Host: {target.authority}', harness.proxy_authorization(session_id, token)]))
+        self.assertEqual(tunnel.read_response('CONNECT').status, 200)
+
+        broker.popen.terminate()
+        try:
+            broker.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.fail('the broker was still running 10 s after SIGTERM')
+        self.assertEqual(broker.popen.returncode, 0, broker.tail())
+        self.assertTrue(tunnel.closed_by_peer(timeout=5), 'the tunnel outlived the broker')
+
+        provider.popen.terminate()
+        try:
+            provider.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.fail('the provider was still running 10 s after SIGTERM')
+        self.assertEqual(provider.popen.returncode, 0, provider.tail())
 
     def test_second_restart_during_backoff(self):
         # Two outages in a row push the provider's backoff up; it must still

@@ -209,6 +209,25 @@ class ErrorStatusTest(harness.SwarmTestCase):
         client, response = self.send_raw(self.head_of_size(32769))
         self.assert_error_response(response, 431, client)
 
+    def test_malformed_chunk_size_ends_exchange(self):
+        # The head may already be on its way upstream when the body turns
+        # out to be broken, so a 400 and a plain close are both acceptable.
+        for size_line in (b'fffffffffffffffffffffffff', b'-1', b'zz', b'5 5'):
+            with self.subTest(size_line=size_line):
+                request = harness.build_request('POST', self.target.url('/echo'), [
+                    f'Host: {self.target.authority}', self.authorized(),
+                    'Transfer-Encoding: chunked']) + size_line + b'\r\nhello\r\n0\r\n\r\n'
+                client = harness.ProxyClient(self.broker.address, timeout=10)
+                self.addCleanup(client.close)
+                client.send(request)
+                try:
+                    response = client.read_response()
+                except (EOFError, ConnectionResetError):
+                    response = None
+                if response is not None:
+                    self.assert_error_response(response, 400, client)
+                self.assertEqual(self.target.bodies, [], 'the target received a body')
+
     def test_431_head_too_large(self):
         filler = 'x' * (40 * 1024)
         request = harness.build_request('GET', self.target.url('/name'), [

@@ -3,6 +3,7 @@ sharing, and `share` starts everything in one step."""
 
 import json
 import os
+import signal
 import subprocess
 import time
 import unittest
@@ -122,7 +123,7 @@ class TicketFlowTest(harness.SwarmTestCase):
         self.assertEqual(response.status, 200, response.describe())
         self.assertEqual(response.body, b'target')
 
-        share.kill(harness.signal.SIGTERM)
+        share.kill(signal.SIGTERM)
         self.assertEqual(share.popen.returncode, 0, 'share did not exit cleanly on SIGTERM')
 
 
