@@ -188,7 +188,8 @@ class TargetHandler(http.server.BaseHTTPRequestHandler):
     /headers         the request headers as received, as JSON
 
     A query parameter close=1 makes any endpoint answer with Connection:
-    close and close the connection after the response.
+    close and close the connection after the response; close=silent closes
+    it without announcing it, as a server ending an idle connection does.
     """
 
     protocol_version = 'HTTP/1.1'
@@ -221,8 +222,12 @@ class TargetHandler(http.server.BaseHTTPRequestHandler):
         query = urllib.parse.parse_qs(url.query)
         self.server.record_request(self)
         route = parts[0]
+        self.announce_close = True
         if query.get('close') == ['1']:
             self.close_connection = True
+        elif query.get('close') == ['silent']:
+            self.close_connection = True
+            self.announce_close = False
         if route == 'name':
             self._send_simple(200, self.server.name.encode(), send_body)
         elif route == 'bytes' and len(parts) >= 2:
@@ -249,7 +254,7 @@ class TargetHandler(http.server.BaseHTTPRequestHandler):
             self._send_simple(404, b'no such endpoint\n', send_body)
 
     def end_headers(self):
-        if self.close_connection:
+        if self.close_connection and getattr(self, 'announce_close', True):
             self.send_header('Connection', 'close')
         super().end_headers()
 
