@@ -56,6 +56,7 @@ print_version (gboolean json)
 static GOptionContext *
 create_global_option_context (gboolean *json,
                               gboolean *no_gui,
+                              gboolean *background,
                               gboolean *version)
 {
   const GOptionEntry entries[] = {
@@ -64,6 +65,9 @@ create_global_option_context (gboolean *json,
     { "no-gui", 0, 0, G_OPTION_ARG_NONE, no_gui,
       N_("Without a subcommand: share headless from the saved settings instead of "
          "opening the window"), NULL },
+    { "background", 0, 0, G_OPTION_ARG_NONE, background,
+      N_("Without a subcommand: run the app sharing, with the tray icon and no window; "
+         "a later swarm-proxy opens its window"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, version,
       N_("Print the version and exit"), NULL },
     { NULL }
@@ -88,8 +92,9 @@ create_global_option_context (gboolean *json,
                                   "  ticket    issue a ticket (session id, token, broker address)\n"
                                   "  share     start a broker, a ticket and a provider in one step\n"
                                   "\n"
-                                  "Without a subcommand swarm-proxy opens the desktop app, or\n"
-                                  "with --no-gui shares headless from the saved settings.\n"
+                                  "Without a subcommand swarm-proxy opens the desktop app,\n"
+                                  "with --background starts it sharing with only its tray icon,\n"
+                                  "or with --no-gui shares headless from the saved settings.\n"
                                   "See swarm-proxy SUBCOMMAND --help for the options of each\n"
                                   "subcommand."));
   g_option_context_set_description (context, swarm_cli_get_help_footer ());
@@ -105,6 +110,7 @@ main (int    argc,
   g_autoptr(GError) error = NULL;
   gboolean json = FALSE;
   gboolean no_gui = FALSE;
+  gboolean background = FALSE;
   gboolean version = FALSE;
   const char *subcommand;
 
@@ -117,7 +123,7 @@ main (int    argc,
   swarm_log_set_json (argv_requests_json (argc, argv));
   g_set_prgname ("swarm-proxy");
 
-  context = create_global_option_context (&json, &no_gui, &version);
+  context = create_global_option_context (&json, &no_gui, &background, &version);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       swarm_cli_print_error (_("%s; see swarm-proxy --help"), error->message);
@@ -134,8 +140,16 @@ main (int    argc,
       return SWARM_EXIT_OK;
     }
 
+  if (no_gui && background)
+    {
+      swarm_cli_print_error (_("--no-gui and --background cannot be combined: --no-gui shares "
+                               "without the app, --background runs the app without a window; "
+                               "drop one of them"));
+      return SWARM_EXIT_USAGE;
+    }
+
   if (argc < 2)
-    return swarm_desktop_main (argc, argv, no_gui, json);
+    return swarm_desktop_main (argc, argv, no_gui, background, json);
 
   subcommand = argv[1];
 
@@ -148,6 +162,13 @@ main (int    argc,
         {
           swarm_cli_print_error (_("--no-gui applies only without a subcommand, and "
                                    "swarm-proxy %s never opens a window; drop --no-gui"),
+                                 subcommand);
+          return SWARM_EXIT_USAGE;
+        }
+      if (background)
+        {
+          swarm_cli_print_error (_("--background applies only without a subcommand, and "
+                                   "swarm-proxy %s never opens a window; drop --background"),
                                  subcommand);
           return SWARM_EXIT_USAGE;
         }

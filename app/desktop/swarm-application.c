@@ -19,6 +19,9 @@ struct _SwarmApplication
   SwarmShare *share;
   SwarmTray *tray;
   gboolean holding;        /* g_application_hold() is in effect while sharing */
+  gboolean background;     /* started with --background */
+  gboolean start_hidden;   /* the first activation shares instead of showing the window */
+  gboolean background_hold; /* a --background start holds the application until Quit */
 };
 
 G_DEFINE_FINAL_TYPE (SwarmApplication, swarm_application, ADW_TYPE_APPLICATION)
@@ -183,6 +186,14 @@ swarm_application_set_sharing (SwarmApplication *self,
 }
 
 static void
+start_sharing_action_cb (GSimpleAction *action,
+                         GVariant      *parameter,
+                         gpointer       user_data)
+{
+  swarm_application_set_sharing (SWARM_APPLICATION (user_data), TRUE);
+}
+
+static void
 tray_activate_cb (SwarmApplication *self,
                   const char       *token)
 {
@@ -215,6 +226,11 @@ quit_action_cb (GSimpleAction *action,
   GList *windows;
 
   swarm_share_stop (self->share);
+  if (self->background_hold)
+    {
+      self->background_hold = FALSE;
+      g_application_release (G_APPLICATION (self));
+    }
   /* Destroying a window changes the list, so always take the first. */
   while ((windows = gtk_application_get_windows (GTK_APPLICATION (self))) != NULL)
     gtk_window_destroy (GTK_WINDOW (windows->data));
@@ -272,6 +288,7 @@ static const GActionEntry app_actions[] = {
   { "quit", quit_action_cb, NULL, NULL, NULL, { 0 } },
   { "preferences", preferences_action_cb, NULL, NULL, NULL, { 0 } },
   { "about", about_action_cb, NULL, NULL, NULL, { 0 } },
+  { "start-sharing", start_sharing_action_cb, NULL, NULL, NULL, { 0 } },
 };
 
 static void
@@ -317,10 +334,74 @@ swarm_application_startup (GApplication *application)
   update_tray (self);
 }
 
+/* Keeps the application running without a window, so that sharing can be
+ * turned back on from the tray after it stopped, then starts sharing.  When
+ * the start fails, the window comes up with the error. */
+static void
+start_in_background (SwarmApplication *self)
+{
+  if (!self->background_hold)
+    {
+      g_application_hold (G_APPLICATION (self));
+      self->background_hold = TRUE;
+    }
+  swarm_application_set_sharing (self, TRUE);
+}
+
 static void
 swarm_application_activate (GApplication *application)
 {
-  present_window (SWARM_APPLICATION (application), NULL);
+  SwarmApplication *self = SWARM_APPLICATION (application);
+
+  /* Only the activation by g_application_run() in a --background start is
+   * hidden.  Activations that a later launch of swarm-proxy sends to this
+   * primary instance over D-Bus present the window. */
+  if (self->start_hidden)
+    {
+      self->start_hidden = FALSE;
+      start_in_background (self);
+      return;
+    }
+
+  present_window (self, NULL);
+}
+
+/* Registers before the default handler activates, because a --background
+ * start must know whether it is the primary instance: only then does it
+ * share without a window.  A second instance asks the primary one to share
+ * and leaves its window as it is, so that an autostart while the app is
+ * open does not bring up the window. */
+static gboolean
+swarm_application_local_command_line (GApplication   *application,
+                                      char         ***arguments,
+                                      int            *exit_status)
+{
+  SwarmApplication *self = SWARM_APPLICATION (application);
+  GApplicationClass *parent_class = G_APPLICATION_CLASS (swarm_application_parent_class);
+  g_autoptr(GError) error = NULL;
+
+  if (!self->background)
+    return parent_class->local_command_line (application, arguments, exit_status);
+
+  if (!g_application_register (application, NULL, &error))
+    {
+      g_printerr (_("Failed to register Swarm Proxy on the session bus: %s\n"),
+                  error->message);
+      *exit_status = 1;
+      return TRUE;
+    }
+
+  if (g_application_get_is_remote (application))
+    {
+      /* g_application_run() sends the queued call before it returns. */
+      g_action_group_activate_action (G_ACTION_GROUP (application), "start-sharing", NULL);
+      g_message ("Swarm Proxy is already running; it was asked to share");
+      *exit_status = 0;
+      return TRUE;
+    }
+
+  self->start_hidden = TRUE;
+  return parent_class->local_command_line (application, arguments, exit_status);
 }
 
 static void
@@ -356,6 +437,7 @@ swarm_application_class_init (SwarmApplicationClass *klass)
 
   object_class->dispose = swarm_application_dispose;
   application_class->startup = swarm_application_startup;
+  application_class->local_command_line = swarm_application_local_command_line;
   application_class->activate = swarm_application_activate;
   application_class->shutdown = swarm_application_shutdown;
 }
@@ -390,11 +472,13 @@ swarm_application_get_tray (SwarmApplication *self)
 }
 
 int
-swarm_application_run (const char *argv0)
+swarm_application_run (const char *argv0,
+                       gboolean    background)
 {
   g_autoptr(SwarmApplication) application = swarm_application_new ();
   char *argv[] = { (char *) argv0, NULL };
 
   g_set_application_name (_("Swarm Proxy"));
+  application->background = background;
   return g_application_run (G_APPLICATION (application), 1, argv);
 }

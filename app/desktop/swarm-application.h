@@ -22,7 +22,10 @@ void              swarm_application_set_sharing (SwarmApplication *self,
 
 /* Runs the application.  Only `argv0` is passed on: the command line was
  * parsed already, and GApplication would reject the options it does not
- * know. */
-int               swarm_application_run        (const char       *argv0);
+ * know.  With `background` the primary instance shares and shows no window
+ * until a later launch activates it, and a second instance only asks the
+ * primary one to share. */
+int               swarm_application_run        (const char       *argv0,
+                                                gboolean          background);
 
 G_END_DECLS

@@ -107,11 +107,10 @@ swarm_background_request_async (GDBusConnection     *bus,
   g_autofree char *handle_token = NULL;
   g_autofree char *sender = NULL;
   g_autofree char *request_path = NULL;
-  /* NOTE: autostart runs the headless share.  A window opened later in the
-   * same session runs its own share, and its local broker then fails to
-   * listen on the address the headless one holds.  A start mode for the
-   * app that shares with the tray icon and no window would avoid that. */
-  const char *commandline[] = { "swarm-proxy", "--no-gui", NULL };
+  /* The app started with --background is the primary instance, so a window
+   * opened later in the session belongs to it and reuses its share.  The
+   * headless --no-gui share would clash with that window's local broker. */
+  const char *commandline[] = { "swarm-proxy", "--background", NULL };
   RequestData *data;
   GVariantBuilder options;
 

@@ -19,7 +19,7 @@ typedef enum {
 GQuark   swarm_background_error_quark  (void);
 
 /* Asks to run in the background and, with `autostart`, to be started at
- * login as `swarm-proxy --no-gui`.  `parent_window` is the portal's window
+ * login as `swarm-proxy --background`.  `parent_window` is the portal's window
  * identifier ("x11:XID", "wayland:HANDLE") or "". */
 void     swarm_background_request_async  (GDBusConnection     *bus,
                                           const char          *parent_window,

@@ -193,7 +193,11 @@ setup_gettext (void)
 }
 
 int
-swarm_desktop_main (int argc, char **argv, gboolean no_gui, gboolean json)
+swarm_desktop_main (int       argc,
+                    char    **argv,
+                    gboolean  no_gui,
+                    gboolean  background,
+                    gboolean  json)
 {
   setup_gettext ();
 
@@ -207,7 +211,7 @@ swarm_desktop_main (int argc, char **argv, gboolean no_gui, gboolean json)
                                "set); run “swarm-proxy --no-gui” to share without a window"));
       return SWARM_EXIT_FAILURE;
     }
-  return swarm_application_run (argc > 0 ? argv[0] : "swarm-proxy");
+  return swarm_application_run (argc > 0 ? argv[0] : "swarm-proxy", background);
 #else
   swarm_cli_print_error (_("this build has no window because it was built without GTK; "
                            "run “swarm-proxy --no-gui” to share without a window"));

@@ -207,7 +207,7 @@ test_background_autostart_granted (void)
   g_assert_cmpstr (reason, ==, "test reason");
   g_assert_true (g_variant_lookup (portal.options, "commandline", "^a&s", &commandline));
   g_assert_cmpstr (commandline[0], ==, "swarm-proxy");
-  g_assert_cmpstr (commandline[1], ==, "--no-gui");
+  g_assert_cmpstr (commandline[1], ==, "--background");
   g_assert_null (commandline[2]);
   g_free (commandline);
 
