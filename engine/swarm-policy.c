@@ -16,6 +16,7 @@ struct _SwarmDestinationPolicy
   GObject parent_instance;
 
   gboolean allow_private;
+  char *hint;
 };
 
 G_DEFINE_TYPE (SwarmDestinationPolicy, swarm_destination_policy, G_TYPE_OBJECT)
@@ -25,6 +26,7 @@ G_DEFINE_QUARK (swarm-policy-error-quark, swarm_policy_error)
 enum {
   PROP_0,
   PROP_ALLOW_PRIVATE,
+  PROP_HINT,
   N_PROPS
 };
 
@@ -189,6 +191,10 @@ swarm_destination_policy_get_property (GObject    *object,
       g_value_set_boolean (value, self->allow_private);
       break;
 
+    case PROP_HINT:
+      g_value_set_string (value, self->hint);
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -208,9 +214,23 @@ swarm_destination_policy_set_property (GObject      *object,
       swarm_destination_policy_set_allow_private (self, g_value_get_boolean (value));
       break;
 
+    case PROP_HINT:
+      swarm_destination_policy_set_hint (self, g_value_get_string (value));
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
+}
+
+static void
+swarm_destination_policy_finalize (GObject *object)
+{
+  SwarmDestinationPolicy *self = SWARM_DESTINATION_POLICY (object);
+
+  g_clear_pointer (&self->hint, g_free);
+
+  G_OBJECT_CLASS (swarm_destination_policy_parent_class)->finalize (object);
 }
 
 static void
@@ -218,6 +238,7 @@ swarm_destination_policy_class_init (SwarmDestinationPolicyClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->finalize = swarm_destination_policy_finalize;
   object_class->get_property = swarm_destination_policy_get_property;
   object_class->set_property = swarm_destination_policy_set_property;
 
@@ -231,6 +252,19 @@ swarm_destination_policy_class_init (SwarmDestinationPolicyClass *klass)
     g_param_spec_boolean ("allow-private", NULL, NULL, FALSE,
                           G_PARAM_READWRITE | G_PARAM_CONSTRUCT |
                           G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * SwarmDestinationPolicy:hint:
+   *
+   * Advice that ends the message of a rejected destination, such as how to
+   * allow non-public addresses where the policy is used.  NULL restores
+   * %SWARM_DESTINATION_POLICY_DEFAULT_HINT, which names the --allow-private
+   * flag of the command line, and "" leaves the advice out.
+   */
+  properties[PROP_HINT] =
+    g_param_spec_string ("hint", NULL, NULL, SWARM_DESTINATION_POLICY_DEFAULT_HINT,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT |
+                         G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -270,6 +304,31 @@ swarm_destination_policy_set_allow_private (SwarmDestinationPolicy *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ALLOW_PRIVATE]);
 }
 
+const char *
+swarm_destination_policy_get_hint (SwarmDestinationPolicy *self)
+{
+  g_return_val_if_fail (SWARM_IS_DESTINATION_POLICY (self), NULL);
+
+  return self->hint;
+}
+
+void
+swarm_destination_policy_set_hint (SwarmDestinationPolicy *self,
+                                   const char             *hint)
+{
+  g_return_if_fail (SWARM_IS_DESTINATION_POLICY (self));
+
+  if (hint == NULL)
+    hint = SWARM_DESTINATION_POLICY_DEFAULT_HINT;
+
+  if (g_strcmp0 (self->hint, hint) == 0)
+    return;
+
+  g_free (self->hint);
+  self->hint = g_strdup (hint);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HINT]);
+}
+
 gboolean
 swarm_destination_policy_check (SwarmDestinationPolicy  *self,
                                 GInetAddress            *address,
@@ -290,9 +349,12 @@ swarm_destination_policy_check (SwarmDestinationPolicy  *self,
     return TRUE;
 
   text = g_inet_address_to_string (address);
-  g_set_error (error, SWARM_POLICY_ERROR, SWARM_POLICY_ERROR_FORBIDDEN,
-               "destination %s is %s %s address; start the provider with "
-               "--allow-private to allow it",
-               text, range->article, range->name);
+  if (self->hint[0] == '\0')
+    g_set_error (error, SWARM_POLICY_ERROR, SWARM_POLICY_ERROR_FORBIDDEN,
+                 "destination %s is %s %s address", text, range->article, range->name);
+  else
+    g_set_error (error, SWARM_POLICY_ERROR, SWARM_POLICY_ERROR_FORBIDDEN,
+                 "destination %s is %s %s address; %s",
+                 text, range->article, range->name, self->hint);
   return FALSE;
 }

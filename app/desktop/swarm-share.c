@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <glib/gi18n.h>
+
 #include "swarm-enums.h"
 #include "swarm-share.h"
 
@@ -399,6 +401,21 @@ stop_provider (SwarmShare *self)
     g_list_store_remove_all (self->tunnels);
 }
 
+/* Returns the advice that ends a rejected destination's message: the
+ * preference to turn on, instead of the command line's --allow-private.  The
+ * message reaches the worker in a FAILED line of the wire protocol, which
+ * carries only ASCII, so the translation is transliterated here rather than
+ * having every other byte replaced by "?". */
+static char *
+dup_policy_hint (void)
+{
+  /* TRANSLATORS: ends a message such as "destination 10.0.0.5 is a private
+   * (RFC 1918) address; …", which the worker receives.  Non-ASCII letters
+   * are transliterated for the network protocol ("ü" becomes "u" or "ue"). */
+  return g_str_to_ascii (_("turn on “Allow Access to My Local Network” in Swarm Proxy’s "
+                           "preferences to allow it"), NULL);
+}
+
 gboolean
 swarm_share_start (SwarmShare         *self,
                    SwarmStoredTicket  *ticket,
@@ -406,6 +423,7 @@ swarm_share_start (SwarmShare         *self,
 {
   g_autoptr(SwarmDestinationPolicy) policy = NULL;
   g_autofree char *connect_address = NULL;
+  g_autofree char *hint = NULL;
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   GListModel *tunnels;
 
@@ -461,6 +479,8 @@ swarm_share_start (SwarmShare         *self,
   policy = swarm_destination_policy_new (self->settings != NULL
                                          && g_settings_get_boolean (self->settings,
                                                                     "allow-private"));
+  hint = dup_policy_hint ();
+  swarm_destination_policy_set_hint (policy, hint);
 
   self->ticket = g_object_ref (ticket);
   self->provider = swarm_provider_new (connect_address,

@@ -176,6 +176,56 @@ test_check_error_message (void)
 }
 
 static void
+test_check_default_hint (void)
+{
+  g_autoptr(SwarmDestinationPolicy) policy = swarm_destination_policy_new (FALSE);
+  g_autoptr(GInetAddress) address = address_from_string ("127.0.0.1");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *hint = NULL;
+
+  g_assert_cmpstr (swarm_destination_policy_get_hint (policy), ==,
+                   SWARM_DESTINATION_POLICY_DEFAULT_HINT);
+  g_object_get (policy, "hint", &hint, NULL);
+  g_assert_cmpstr (hint, ==, SWARM_DESTINATION_POLICY_DEFAULT_HINT);
+
+  g_assert_false (swarm_destination_policy_check (policy, address, &error));
+  g_assert_cmpstr (error->message, ==,
+                   "destination 127.0.0.1 is a loopback address; "
+                   SWARM_DESTINATION_POLICY_DEFAULT_HINT);
+}
+
+static void
+test_check_custom_hint (void)
+{
+  g_autoptr(SwarmDestinationPolicy) policy = swarm_destination_policy_new (FALSE);
+  g_autoptr(GInetAddress) address = address_from_string ("192.168.1.1");
+  g_autoptr(GError) error = NULL;
+
+  swarm_destination_policy_set_hint (policy, "turn on local network access in the app");
+  g_assert_false (swarm_destination_policy_check (policy, address, &error));
+  g_assert_error (error, SWARM_POLICY_ERROR, SWARM_POLICY_ERROR_FORBIDDEN);
+  g_assert_cmpstr (error->message, ==,
+                   "destination 192.168.1.1 is a private (RFC 1918) address; turn on "
+                   "local network access in the app");
+  g_assert_null (strstr (error->message, "--allow-private"));
+  g_clear_error (&error);
+
+  /* An empty hint leaves the advice out, separator included. */
+  swarm_destination_policy_set_hint (policy, "");
+  g_assert_false (swarm_destination_policy_check (policy, address, &error));
+  g_assert_cmpstr (error->message, ==,
+                   "destination 192.168.1.1 is a private (RFC 1918) address");
+  g_clear_error (&error);
+
+  /* NULL restores the default advice. */
+  swarm_destination_policy_set_hint (policy, NULL);
+  g_assert_cmpstr (swarm_destination_policy_get_hint (policy), ==,
+                   SWARM_DESTINATION_POLICY_DEFAULT_HINT);
+  g_assert_false (swarm_destination_policy_check (policy, address, &error));
+  g_assert_nonnull (strstr (error->message, "--allow-private"));
+}
+
+static void
 test_check_error_mapped_address (void)
 {
   g_autoptr(SwarmDestinationPolicy) policy = swarm_destination_policy_new (FALSE);
@@ -237,6 +287,33 @@ test_property_allow_private (void)
   g_assert_false (swarm_destination_policy_check (policy, address, NULL));
 }
 
+static void
+test_property_hint (void)
+{
+  g_autoptr(SwarmDestinationPolicy) policy = NULL;
+  g_autofree char *hint = NULL;
+  guint notified = 0;
+
+  policy = g_object_new (SWARM_TYPE_DESTINATION_POLICY, "hint", "custom advice", NULL);
+  g_assert_cmpstr (swarm_destination_policy_get_hint (policy), ==, "custom advice");
+
+  g_signal_connect (policy, "notify::hint", G_CALLBACK (on_notify_cb), &notified);
+
+  g_object_set (policy, "hint", "other advice", NULL);
+  g_object_get (policy, "hint", &hint, NULL);
+  g_assert_cmpstr (hint, ==, "other advice");
+  g_assert_cmpuint (notified, ==, 1);
+
+  /* Setting the same text again is not a change. */
+  swarm_destination_policy_set_hint (policy, "other advice");
+  g_assert_cmpuint (notified, ==, 1);
+
+  g_object_set (policy, "hint", NULL, NULL);
+  g_assert_cmpstr (swarm_destination_policy_get_hint (policy), ==,
+                   SWARM_DESTINATION_POLICY_DEFAULT_HINT);
+  g_assert_cmpuint (notified, ==, 2);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -248,6 +325,9 @@ main (int   argc,
   g_test_add_func ("/policy/check/allow-private-all", test_check_allow_private);
   g_test_add_func ("/policy/check/error-message", test_check_error_message);
   g_test_add_func ("/policy/check/error-mapped-address", test_check_error_mapped_address);
+  g_test_add_func ("/policy/check/default-hint", test_check_default_hint);
+  g_test_add_func ("/policy/check/custom-hint", test_check_custom_hint);
+  g_test_add_func ("/policy/property/hint", test_property_hint);
   g_test_add_func ("/policy/check/error-article", test_check_error_article);
   g_test_add_func ("/policy/property/allow-private", test_property_allow_private);
 
