@@ -4,6 +4,7 @@
 
 #include "config.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
@@ -86,8 +87,8 @@ target_from_ticket (const char     *path,
   if (swarm_ticket_is_expired (ticket, now_unix))
     {
       expired_at = swarm_cli_format_unix_time (expires_at_unix);
-      swarm_cli_print_error (_("ticket %s for session %s expired at %s (Unix time %"
-                               G_GINT64_FORMAT "); issue a new one with swarm-proxy ticket "
+      swarm_cli_print_error (_("ticket %s for session %s expired at %s (Unix time %" PRId64
+                               "); issue a new one with swarm-proxy ticket "
                                "--session-id %s --broker %s --ttl DURATION and start the "
                                "provider with it"),
                              path, swarm_ticket_get_session_id (ticket), expired_at,

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
@@ -52,15 +53,15 @@ parse_expires_at (const TicketOptions *options,
                                  &value, &error))
     {
       swarm_cli_print_error (_("invalid --expires-at-unix value “%s”: expected a Unix time "
-                               "in seconds, such as %" G_GINT64_FORMAT),
+                               "in seconds, such as %" PRId64),
                              options->expires_at_unix, now_unix + 3600);
       return FALSE;
     }
 
   if (value <= now_unix)
     {
-      swarm_cli_print_error (_("--expires-at-unix %" G_GINT64_FORMAT " is not in the future "
-                               "(the time now is %" G_GINT64_FORMAT "); give a later time "
+      swarm_cli_print_error (_("--expires-at-unix %" PRId64 " is not in the future "
+                               "(the time now is %" PRId64 "); give a later time "
                                "or a duration with --ttl"),
                              value, now_unix);
       return FALSE;
