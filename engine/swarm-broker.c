@@ -15,13 +15,33 @@
 #include "swarm-tunnel-private.h"
 #include "swarm-wire.h"
 
-/* Time in milliseconds that a new connection has to send its first control
- * line or request head, and a kept-alive worker connection its next request
- * head.  When it runs out the connection is closed without a response. */
+/* Time in milliseconds that a worker has to send a complete request head,
+ * counted again for each request on a kept-alive connection.  When it runs
+ * out the connection is closed without a response. */
 #define HEAD_TIMEOUT_MS 30000
+
+/* Time in milliseconds that a new connection has to show what it is: its
+ * first control line, or the first bytes of a request head.  When it runs
+ * out the connection is closed without a response. */
+#define IDENTIFY_TIMEOUT_MS 10000
+
+/* Connections from one address that have not yet shown what they are.
+ * Further ones are closed at once, so one host cannot hold every
+ * descriptor of the broker by opening connections and staying silent. */
+#define MAX_UNIDENTIFIED_PER_ADDRESS 64
+
+/* OPENs of one session waiting for their tunnel at once.  A worker beyond
+ * this gets 503, which keeps one client from queueing unbounded work on
+ * the broker and the provider. */
+#define MAX_PENDING_OPENS_PER_SESSION 256
 
 /* Pending connections the kernel queues before accept(). */
 #define LISTEN_BACKLOG 1024
+
+/* Delays in milliseconds before accepting again after accept() failed,
+ * typically for want of descriptors: doubling from the first to the last. */
+#define ACCEPT_RETRY_MIN_MS 50
+#define ACCEPT_RETRY_MAX_MS 2000
 
 /* Rejected requests logged per window before the rest are only counted. */
 #define REJECTION_LOG_BURST 20
@@ -43,6 +63,7 @@ struct _SwarmBrokerSession {
   gint64 connected_since;
   GListStore *tunnels;
   SwarmConnection *control;   /* the provider's current control connection */
+  guint n_pending;            /* OPENs waiting for their tunnel */
 };
 
 G_DEFINE_FINAL_TYPE (SwarmBrokerSession, swarm_broker_session, G_TYPE_OBJECT)
@@ -201,7 +222,11 @@ typedef struct _PendingOpen PendingOpen;
 struct _SwarmBroker {
   GObject parent_instance;
 
-  GSocketService *service;
+  GSocketListener *listener;
+  GCancellable *accept_cancellable;
+  GSource *accept_retry_source;
+  guint accept_retry_ms;
+  GHashTable *unidentified;      /* peer address → number of connections not yet identified */
   char *listen_address;
   guint open_timeout_ms;
 
@@ -233,7 +258,7 @@ struct _PendingOpen {
   SwarmBrokerSession *session;
   SwarmConnection *control;   /* where the OPEN went; its loss fails the OPEN */
   Worker *worker;
-  guint timeout_id;
+  GSource *timeout_source;
   gboolean opened;            /* OPENED seen before the data connection */
 };
 
@@ -288,7 +313,8 @@ worker_unref (Worker *worker)
 static void
 pending_open_free (PendingOpen *pending)
 {
-  g_clear_handle_id (&pending->timeout_id, g_source_remove);
+  swarm_clear_source (&pending->timeout_source);
+  pending->session->n_pending--;
   g_clear_pointer (&pending->control, swarm_connection_unref);
   g_clear_object (&pending->session);
   g_free (pending->nonce);
@@ -693,7 +719,7 @@ pending_timeout_cb (gpointer user_data)
   SwarmBroker *self = worker->broker;
   g_autofree char *message = NULL;
 
-  pending->timeout_id = 0;
+  swarm_clear_source (&pending->timeout_source);
   g_hash_table_steal (self->pending, pending->nonce);
   worker->pending = NULL;
 
@@ -734,12 +760,27 @@ worker_open_tunnel (Worker *worker)
   g_autofree char *line = NULL;
   PendingOpen *pending;
 
+  if (session->n_pending >= MAX_PENDING_OPENS_PER_SESSION)
+    {
+      g_autofree char *message = NULL;
+
+      broker_log_rejection (self, "Rejected request from %s for session %s: %d tunnels are "
+                            "already being opened", worker->connection->peer,
+                            session->session_id, MAX_PENDING_OPENS_PER_SESSION);
+      message = g_strdup_printf ("Session %s is already opening %d tunnels; retry when "
+                                 "some have opened.", session->session_id,
+                                 MAX_PENDING_OPENS_PER_SESSION);
+      worker_fail (worker, SOUP_STATUS_SERVICE_UNAVAILABLE, message);
+      return;
+    }
+
   pending = g_new0 (PendingOpen, 1);
   pending->nonce = swarm_nonce_generate ();
   pending->session = g_object_ref (session);
+  session->n_pending++;
   pending->control = swarm_connection_ref (session->control);
   pending->worker = worker;
-  pending->timeout_id = g_timeout_add (self->open_timeout_ms, pending_timeout_cb, pending);
+  pending->timeout_source = swarm_timeout_source_add (self->open_timeout_ms, pending_timeout_cb, pending);
   worker->pending = pending;
   g_hash_table_insert (self->pending, pending->nonce, pending);
 
@@ -1026,8 +1067,8 @@ control_handle_line (ControlReader *reader,
       if (pending != NULL && !pending->opened)
         {
           pending->opened = TRUE;
-          g_clear_handle_id (&pending->timeout_id, g_source_remove);
-          pending->timeout_id = g_timeout_add (self->open_timeout_ms, pending_timeout_cb, pending);
+          swarm_clear_source (&pending->timeout_source);
+          pending->timeout_source = swarm_timeout_source_add (self->open_timeout_ms, pending_timeout_cb, pending);
         }
       break;
 
@@ -1155,7 +1196,10 @@ broker_accept_provider (SwarmBroker     *self,
       g_message ("Provider of session %s reconnected from %s, replacing the connection from %s",
                  session->session_id, connection->peer, previous->peer);
       session->control = swarm_connection_ref (connection);
-      swarm_connection_close (previous);
+      /* A version-1 provider ignores this line; ours backs off, so two
+       * providers started with one ticket do not take turns every second. */
+      swarm_connection_send_text (previous, "ERR replaced\n");
+      swarm_connection_close_after_flush (previous);
       broker_fail_pending_of (self, previous,
                               "The provider reconnected before the tunnel was open; retry.");
       swarm_connection_unref (previous);
@@ -1238,7 +1282,31 @@ sniff_frame (const char *buffer,
 typedef struct {
   SwarmBroker *broker;
   SwarmConnection *connection;
+  char *peer_host;
 } Incoming;
+
+static void
+broker_count_unidentified (SwarmBroker *self,
+                           const char  *peer_host,
+                           int          change)
+{
+  guint count = GPOINTER_TO_UINT (g_hash_table_lookup (self->unidentified, peer_host));
+
+  count += change;
+  if (count == 0)
+    g_hash_table_remove (self->unidentified, peer_host);
+  else
+    g_hash_table_insert (self->unidentified, g_strdup (peer_host), GUINT_TO_POINTER (count));
+}
+
+static void
+incoming_free (Incoming *incoming)
+{
+  broker_count_unidentified (incoming->broker, incoming->peer_host, -1);
+  g_object_unref (incoming->broker);
+  g_free (incoming->peer_host);
+  g_free (incoming);
+}
 
 static void
 sniff_cb (GObject      *object,
@@ -1246,14 +1314,14 @@ sniff_cb (GObject      *object,
           gpointer      user_data)
 {
   Incoming *incoming = user_data;
-  g_autoptr(SwarmBroker) self = incoming->broker;
+  g_autoptr(SwarmBroker) self = g_object_ref (incoming->broker);
   g_autoptr(SwarmConnection) connection = incoming->connection;
   g_autoptr(GError) error = NULL;
   SwarmWireLine line = { 0 };
   const char *buffer;
   gsize length;
 
-  g_free (incoming);
+  incoming_free (incoming);
 
   length = swarm_connection_read_unit_finish (connection, result, &error);
   if (length == 0)
@@ -1302,25 +1370,111 @@ sniff_cb (GObject      *object,
   swarm_wire_line_clear (&line);
 }
 
-static gboolean
-incoming_cb (GSocketService    *service,
-             GSocketConnection *socket_connection,
-             GObject           *source_object,
-             gpointer           user_data)
+static void
+broker_handle_incoming (SwarmBroker       *self,
+                        GSocketConnection *socket_connection)
 {
-  SwarmBroker *self = user_data;
-  Incoming *incoming = g_new0 (Incoming, 1);
-  SwarmConnection *connection = swarm_connection_new (socket_connection);
+  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (socket_connection,
+                                                                            NULL);
+  g_autofree char *peer_host = NULL;
+  SwarmConnection *connection;
+  Incoming *incoming;
 
+  if (G_IS_INET_SOCKET_ADDRESS (remote))
+    peer_host = g_inet_address_to_string (
+      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  else
+    peer_host = g_strdup ("local");
+
+  if (GPOINTER_TO_UINT (g_hash_table_lookup (self->unidentified, peer_host)) >=
+      MAX_UNIDENTIFIED_PER_ADDRESS)
+    {
+      broker_log_rejection (self, "Closed a connection from %s: %d connections from this "
+                            "address have not sent a request or control line yet",
+                            peer_host, MAX_UNIDENTIFIED_PER_ADDRESS);
+      g_io_stream_close (G_IO_STREAM (socket_connection), NULL, NULL);
+      return;
+    }
+
+  connection = swarm_connection_new (socket_connection);
   swarm_socket_tune (connection->socket, TRUE);
   broker_track_connection (self, connection);
 
+  incoming = g_new0 (Incoming, 1);
   incoming->broker = g_object_ref (self);
   incoming->connection = connection;
-  swarm_connection_read_unit_async (connection, sniff_frame, SWARM_HTTP_MAX_HEAD,
-                                    HEAD_TIMEOUT_MS, sniff_cb, incoming);
+  incoming->peer_host = g_steal_pointer (&peer_host);
+  broker_count_unidentified (self, incoming->peer_host, +1);
 
-  return TRUE;
+  swarm_connection_read_unit_async (connection, sniff_frame, SWARM_HTTP_MAX_HEAD,
+                                    IDENTIFY_TIMEOUT_MS, sniff_cb, incoming);
+}
+
+static void broker_accept_next (SwarmBroker *self);
+
+static gboolean
+accept_retry_cb (gpointer user_data)
+{
+  SwarmBroker *self = user_data;
+
+  swarm_clear_source (&self->accept_retry_source);
+  broker_accept_next (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+accept_cb (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(SwarmBroker) self = user_data;
+  g_autoptr(GSocketConnection) socket_connection = NULL;
+  g_autoptr(GError) error = NULL;
+
+  socket_connection = g_socket_listener_accept_finish (G_SOCKET_LISTENER (object), result,
+                                                       NULL, &error);
+  if (socket_connection == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->listener == NULL)
+        return;
+
+      /* Usually out of descriptors.  Accepting again at once would spin
+       * on the same error, so wait, and log once per episode. */
+      if (self->accept_retry_ms == 0)
+        {
+          g_warning ("Failed to accept a connection: %s; retrying with backoff",
+                     error->message);
+          self->accept_retry_ms = ACCEPT_RETRY_MIN_MS;
+        }
+      else
+        {
+          self->accept_retry_ms = MIN (self->accept_retry_ms * 2, ACCEPT_RETRY_MAX_MS);
+        }
+
+      self->accept_retry_source = swarm_timeout_source_add (self->accept_retry_ms,
+                                                            accept_retry_cb, self);
+      return;
+    }
+
+  if (self->accept_retry_ms != 0)
+    {
+      g_message ("Accepting connections again");
+      self->accept_retry_ms = 0;
+    }
+
+  broker_handle_incoming (self, socket_connection);
+  broker_accept_next (self);
+}
+
+static void
+broker_accept_next (SwarmBroker *self)
+{
+  if (self->listener == NULL)
+    return;
+
+  g_socket_listener_accept_async (self->listener, self->accept_cancellable,
+                                  accept_cb, g_object_ref (self));
 }
 
 /* GObject */
@@ -1331,7 +1485,6 @@ swarm_broker_dispose (GObject *object)
   SwarmBroker *self = SWARM_BROKER (object);
 
   swarm_broker_stop (self);
-  g_clear_object (&self->service);
 
   G_OBJECT_CLASS (swarm_broker_parent_class)->dispose (object);
 }
@@ -1342,6 +1495,7 @@ swarm_broker_finalize (GObject *object)
   SwarmBroker *self = SWARM_BROKER (object);
 
   g_clear_pointer (&self->workers, g_hash_table_unref);
+  g_clear_pointer (&self->unidentified, g_hash_table_unref);
   g_clear_pointer (&self->pending, g_hash_table_unref);
   g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_pointer (&self->sessions_by_id, g_hash_table_unref);
@@ -1432,6 +1586,7 @@ swarm_broker_init (SwarmBroker *self)
   self->connections = g_hash_table_new_full (NULL, NULL,
                                              (GDestroyNotify) swarm_connection_unref, NULL);
   self->workers = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) worker_teardown, NULL);
+  self->unidentified = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 SwarmBroker *
@@ -1501,7 +1656,7 @@ swarm_broker_listen (SwarmBroker  *self,
   guint16 port;
 
   g_return_val_if_fail (SWARM_IS_BROKER (self), FALSE);
-  g_return_val_if_fail (self->service == NULL, FALSE);
+  g_return_val_if_fail (self->listener == NULL, FALSE);
 
   connectable = g_network_address_parse (address, 0, &local_error);
   if (connectable == NULL)
@@ -1526,14 +1681,14 @@ swarm_broker_listen (SwarmBroker  *self,
   swarm_raise_fd_limit ();
 
   socket_address = g_inet_socket_address_new (inet_address, port);
-  self->service = g_socket_service_new ();
-  g_socket_listener_set_backlog (G_SOCKET_LISTENER (self->service), LISTEN_BACKLOG);
+  self->listener = g_socket_listener_new ();
+  g_socket_listener_set_backlog (self->listener, LISTEN_BACKLOG);
 
-  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), socket_address,
+  if (!g_socket_listener_add_address (self->listener, socket_address,
                                       G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
                                       NULL, &effective, &local_error))
     {
-      g_clear_object (&self->service);
+      g_clear_object (&self->listener);
       g_set_error (error, local_error->domain, local_error->code,
                    "Cannot listen on %s: %s", address, local_error->message);
       return FALSE;
@@ -1542,8 +1697,8 @@ swarm_broker_listen (SwarmBroker  *self,
   g_free (self->listen_address);
   self->listen_address = swarm_socket_address_to_string (effective);
 
-  g_signal_connect_object (self->service, "incoming", G_CALLBACK (incoming_cb), self, 0);
-  g_socket_service_start (self->service);
+  self->accept_cancellable = g_cancellable_new ();
+  broker_accept_next (self);
 
   g_message ("Broker listening on %s", self->listen_address);
 
@@ -1567,12 +1722,13 @@ swarm_broker_stop (SwarmBroker *self)
 
   g_return_if_fail (SWARM_IS_BROKER (self));
 
-  if (self->service != NULL)
+  if (self->listener != NULL)
     {
-      g_socket_service_stop (self->service);
-      g_socket_listener_close (G_SOCKET_LISTENER (self->service));
-      g_signal_handlers_disconnect_by_data (self->service, self);
-      g_clear_object (&self->service);
+      g_cancellable_cancel (self->accept_cancellable);
+      g_clear_object (&self->accept_cancellable);
+      swarm_clear_source (&self->accept_retry_source);
+      g_socket_listener_close (self->listener);
+      g_clear_object (&self->listener);
       g_message ("Broker stopped");
     }
 

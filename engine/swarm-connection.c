@@ -1,5 +1,7 @@
 /* swarm-connection.c: a socket connection with an input buffer and a write queue */
 
+#define G_LOG_DOMAIN "swarm-connection"
+
 #include "config.h"
 
 #include "swarm-connection.h"
@@ -58,6 +60,8 @@ swarm_connection_unref (SwarmConnection *self)
 
   swarm_connection_close (self);
   g_queue_clear_full (&self->write_queue, (GDestroyNotify) g_bytes_unref);
+  g_clear_error (&self->close_error);
+  g_clear_object (&self->read_cancellable);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->socket);
   g_clear_object (&self->connection);
@@ -80,8 +84,13 @@ swarm_connection_close (SwarmConnection *self)
 
   self->closed = TRUE;
   g_cancellable_cancel (self->cancellable);
-  g_queue_clear_full (&self->write_queue, (GDestroyNotify) g_bytes_unref);
-  g_queue_init (&self->write_queue);
+  if (self->read_cancellable != NULL)
+    g_cancellable_cancel (self->read_cancellable);
+
+  /* A write in flight still points into the queue's head, so that one
+   * stays until its callback runs. */
+  while (g_queue_get_length (&self->write_queue) > (self->writing ? 1u : 0u))
+    g_bytes_unref (g_queue_pop_tail (&self->write_queue));
   /* Closing the GSocket directly, not the GIOStream, because a stream close
    * with a read still pending would fail with G_IO_ERROR_PENDING. */
   g_socket_close (self->socket, NULL);
@@ -136,9 +145,9 @@ read_unit_timeout_cb (gpointer user_data)
 
   data->timed_out = TRUE;
   g_clear_pointer (&data->timeout_source, g_source_unref);
-  /* The pending read sees the cancellation and reports the timeout.  This
-   * also cancels queued writes: a connection that timed out is closed. */
-  g_cancellable_cancel (self->cancellable);
+  /* The pending read sees the cancellation and reports the timeout. */
+  if (self->read_cancellable != NULL)
+    g_cancellable_cancel (self->read_cancellable);
 
   return G_SOURCE_REMOVE;
 }
@@ -156,14 +165,17 @@ read_unit_read_cb (GObject      *object,
 
   n_read = g_input_stream_read_finish (G_INPUT_STREAM (object), result, &error);
   self->reading = FALSE;
+  g_clear_object (&self->read_cancellable);
 
   if (n_read < 0)
     {
       read_unit_stop_timer (data);
       g_byte_array_set_size (self->input, data->read_offset);
-      if (data->timed_out)
+      if (data->timed_out && !self->closed)
         g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                                  "Timed out waiting for a complete message");
+      else if (self->close_error != NULL)
+        g_task_return_error (task, g_error_copy (self->close_error));
       else
         g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -217,8 +229,11 @@ read_unit_step (GTask *task)
 
   if (self->closed)
     {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               "Connection closed");
+      if (self->close_error != NULL)
+        g_task_return_error (task, g_error_copy (self->close_error));
+      else
+        g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                 "Connection closed");
       g_object_unref (task);
       return;
     }
@@ -230,10 +245,12 @@ read_unit_step (GTask *task)
   g_byte_array_set_size (self->input, data->read_offset + room);
 
   self->reading = TRUE;
+  g_clear_object (&self->read_cancellable);
+  self->read_cancellable = g_cancellable_new ();
   input_stream = g_io_stream_get_input_stream (G_IO_STREAM (self->connection));
   g_input_stream_read_async (input_stream,
                              self->input->data + data->read_offset, room,
-                             G_PRIORITY_DEFAULT, self->cancellable,
+                             G_PRIORITY_DEFAULT, self->read_cancellable,
                              read_unit_read_cb, task);
 }
 
@@ -264,9 +281,7 @@ swarm_connection_read_unit_async (SwarmConnection     *self,
 
   if (timeout_ms > 0)
     {
-      data->timeout_source = g_timeout_source_new (timeout_ms);
-      g_source_set_callback (data->timeout_source, read_unit_timeout_cb, task, NULL);
-      g_source_attach (data->timeout_source, g_main_context_get_thread_default ());
+      data->timeout_source = swarm_timeout_source_add (timeout_ms, read_unit_timeout_cb, task);
     }
 
   read_unit_step (task);
@@ -299,14 +314,19 @@ write_all_cb (GObject      *object,
   if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (object), result, NULL, &error))
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_debug ("Failed to write to %s: %s", self->peer, error->message);
+        {
+          g_debug ("Failed to write to %s: %s", self->peer, error->message);
+          /* Readers of this connection learn the real reason, not a
+           * cancellation that would look deliberate. */
+          if (self->close_error == NULL && !self->closed)
+            self->close_error = g_error_copy (error);
+        }
+      g_bytes_unref (g_queue_pop_head (&self->write_queue));
       swarm_connection_close (self);
     }
   else
     {
-      GBytes *done = g_queue_pop_head (&self->write_queue);
-
-      g_clear_pointer (&done, g_bytes_unref);
+      g_bytes_unref (g_queue_pop_head (&self->write_queue));
       write_next (self);
     }
 
@@ -444,4 +464,27 @@ swarm_raise_fd_limit (void)
 
   g_once_init_leave (&raised, 1);
 #endif
+}
+
+GSource *
+swarm_timeout_source_add (guint       interval_ms,
+                          GSourceFunc callback,
+                          gpointer    user_data)
+{
+  GSource *source = g_timeout_source_new (interval_ms);
+
+  g_source_set_callback (source, callback, user_data, NULL);
+  g_source_attach (source, g_main_context_get_thread_default ());
+
+  return source;
+}
+
+void
+swarm_clear_source (GSource **source)
+{
+  if (*source == NULL)
+    return;
+
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
 }

@@ -28,6 +28,8 @@ struct _SwarmConnection {
   gboolean           closed;
   gboolean           reading;
   GCancellable      *cancellable;  /* cancels pending reads and writes on close */
+  GCancellable      *read_cancellable;  /* the pending read's; its timeout cancels only it */
+  GError            *close_error;  /* why the connection closed, if not on purpose */
 };
 
 /* Returns the length of the complete unit (head or line) at the start of
@@ -43,8 +45,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SwarmConnection, swarm_connection_unref)
 /* Reads until `frame` finds a complete unit in `input` and returns its
  * length.  Fails with G_IO_ERROR_MESSAGE_TOO_LARGE when `max_length` bytes
  * hold no complete unit, G_IO_ERROR_TIMED_OUT after `timeout_ms` (0 for no
- * limit), G_IO_ERROR_CONNECTION_CLOSED on end of stream, or
- * G_IO_ERROR_CANCELLED when the connection is closed meanwhile. */
+ * limit), G_IO_ERROR_CONNECTION_CLOSED on end of stream, the write error
+ * when a write failed meanwhile, or G_IO_ERROR_CANCELLED only when
+ * swarm_connection_close() was called on purpose. */
 void             swarm_connection_read_unit_async  (SwarmConnection     *self,
                                                     SwarmFrameFunc       frame,
                                                     gsize                max_length,
@@ -81,6 +84,16 @@ void             swarm_socket_tune             (GSocket    *socket,
                                                 gboolean    keepalive);
 
 char            *swarm_socket_address_to_string (GSocketAddress *address);
+
+/* Adds a timeout to the thread-default main context, where the engine's
+ * sockets are watched too, and returns it for swarm_clear_source().  The
+ * source is destroyed after `callback` returns G_SOURCE_REMOVE, but the
+ * caller's reference stays until it clears it. */
+GSource         *swarm_timeout_source_add      (guint        interval_ms,
+                                                GSourceFunc  callback,
+                                                gpointer     user_data);
+/* Destroys and releases `*source`, if any, and sets it to NULL. */
+void             swarm_clear_source            (GSource    **source);
 
 /* Raises the soft limit on open file descriptors to the hard limit, once
  * per process.  Each tunnel costs two sockets and, while bytes move, two

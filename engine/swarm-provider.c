@@ -18,6 +18,9 @@
  * a PROVIDER or DATA line.  When it runs out the attempt counts as failed. */
 #define BROKER_HANDSHAKE_TIMEOUT_MS 10000
 
+/* Longest single wait for a ticket's expiry, in seconds. */
+#define EXPIRY_STEP_S (24 * 60 * 60)
+
 typedef struct _Open Open;
 typedef struct _ProviderTunnel ProviderTunnel;
 
@@ -39,10 +42,10 @@ struct _SwarmProvider {
   GCancellable *cancellable;       /* cancels the control connection attempt */
   SwarmConnection *control;
   guint attempt;                   /* failed attempts since the last registration */
-  guint retry_id;
-  guint countdown_id;
-  guint expiry_id;
-  guint connect_timeout_id;
+  GSource *retry_source;
+  GSource *countdown_source;
+  GSource *expiry_source;
+  GSource *connect_timeout_source;
 
   GHashTable *opens;               /* Open, being connected */
   GHashTable *relays;              /* ProviderTunnel, relaying */
@@ -74,7 +77,7 @@ struct _Open {
   GCancellable *cancellable;
   GList *addresses;             /* GInetAddress, in resolver order */
   GList *next_address;
-  guint timeout_id;
+  GSource *timeout_source;
   GSocketConnection *target;
   SwarmConnection *data;
 };
@@ -156,7 +159,7 @@ tunnel_relay_done_cb (SwarmRelay   *relay,
 static void
 open_free (Open *open)
 {
-  g_clear_handle_id (&open->timeout_id, g_source_remove);
+  swarm_clear_source (&open->timeout_source);
   g_cancellable_cancel (open->cancellable);
   g_clear_object (&open->cancellable);
   g_list_free_full (open->addresses, g_object_unref);
@@ -248,7 +251,7 @@ data_reply_cb (GObject      *object,
       return;
     }
 
-  g_clear_handle_id (&open->timeout_id, g_source_remove);
+  swarm_clear_source (&open->timeout_source);
   open_start_relay (open);
 }
 
@@ -293,7 +296,7 @@ data_timeout_cb (gpointer user_data)
   Open *open = user_data;
   g_autofree char *reason = NULL;
 
-  open->timeout_id = 0;
+  swarm_clear_source (&open->timeout_source);
   reason = g_strdup_printf ("attaching the data connection to broker %s timed out after %d s",
                             open->provider->broker_address, BROKER_HANDSHAKE_TIMEOUT_MS / 1000);
   open_fail (open, reason);
@@ -337,12 +340,12 @@ target_connect_cb (GObject      *object,
       return;
     }
 
-  g_clear_handle_id (&open->timeout_id, g_source_remove);
+  swarm_clear_source (&open->timeout_source);
   swarm_socket_tune (g_socket_connection_get_socket (connection), TRUE);
   open->target = g_steal_pointer (&connection);
 
   /* A fresh timeout for attaching the data connection to the broker. */
-  open->timeout_id = g_timeout_add (BROKER_HANDSHAKE_TIMEOUT_MS, data_timeout_cb, open);
+  open->timeout_source = swarm_timeout_source_add (BROKER_HANDSHAKE_TIMEOUT_MS, data_timeout_cb, open);
 
   g_socket_client_connect_to_host_async (open->provider->client, open->provider->broker_address,
                                          0, open->cancellable, data_connect_cb, open);
@@ -365,7 +368,7 @@ open_timeout_cb (gpointer user_data)
   Open *open = user_data;
   g_autofree char *reason = NULL;
 
-  open->timeout_id = 0;
+  swarm_clear_source (&open->timeout_source);
   reason = g_strdup_printf ("connecting to %s:%u timed out after %d s", open->host, open->port,
                             SWARM_PROVIDER_CONNECT_TIMEOUT_MS / 1000);
   open_fail (open, reason);
@@ -390,7 +393,7 @@ open_check_and_connect (Open *open)
     }
 
   open->next_address = open->addresses;
-  open->timeout_id = g_timeout_add (SWARM_PROVIDER_CONNECT_TIMEOUT_MS, open_timeout_cb, open);
+  open->timeout_source = swarm_timeout_source_add (SWARM_PROVIDER_CONNECT_TIMEOUT_MS, open_timeout_cb, open);
   open_try_next_address (open);
 }
 
@@ -476,8 +479,8 @@ retry_cb (gpointer user_data)
 {
   SwarmProvider *self = user_data;
 
-  self->retry_id = 0;
-  g_clear_handle_id (&self->countdown_id, g_source_remove);
+  swarm_clear_source (&self->retry_source);
+  swarm_clear_source (&self->countdown_source);
   set_retry_seconds (self, 0);
   provider_connect (self);
 
@@ -498,7 +501,7 @@ countdown_cb (gpointer user_data)
 static void
 provider_close_control (SwarmProvider *self)
 {
-  g_clear_handle_id (&self->connect_timeout_id, g_source_remove);
+  swarm_clear_source (&self->connect_timeout_source);
   if (self->cancellable != NULL)
     {
       g_cancellable_cancel (self->cancellable);
@@ -531,8 +534,10 @@ provider_schedule_retry (SwarmProvider *self,
   set_retry_seconds (self, (delay_ms + 999) / 1000);
   set_state (self, SWARM_PROVIDER_STATE_RETRYING);
 
-  self->retry_id = g_timeout_add (delay_ms, retry_cb, self);
-  self->countdown_id = g_timeout_add_seconds (1, countdown_cb, self);
+  swarm_clear_source (&self->retry_source);
+  swarm_clear_source (&self->countdown_source);
+  self->retry_source = swarm_timeout_source_add (delay_ms, retry_cb, self);
+  self->countdown_source = swarm_timeout_source_add (1000, countdown_cb, self);
 }
 
 static void
@@ -569,6 +574,25 @@ control_line_cb (GObject      *object,
   else if (line.kind == SWARM_WIRE_OPEN)
     {
       provider_handle_open (self, &line);
+    }
+  else if (line.kind == SWARM_WIRE_ERR)
+    {
+      g_autofree char *message = NULL;
+
+      if (g_strcmp0 (line.reason, "replaced") == 0)
+        message = g_strdup_printf ("Another provider registered session %s with broker %s "
+                                   "using the same ticket and replaced this one",
+                                   self->session_id, self->broker_address);
+      else
+        message = g_strdup_printf ("Broker %s closed session %s: %s",
+                                   self->broker_address, self->session_id, line.reason);
+
+      /* Coming straight back would replace the other provider in turn;
+       * the longest delay keeps this one as a slow standby instead. */
+      self->attempt = G_MAXUINT16;
+      provider_schedule_retry (self, message);
+      swarm_wire_line_clear (&line);
+      return;
     }
   else if (line.kind != SWARM_WIRE_UNKNOWN)
     {
@@ -639,7 +663,7 @@ connect_timeout_cb (gpointer user_data)
   SwarmProvider *self = user_data;
   g_autofree char *message = NULL;
 
-  self->connect_timeout_id = 0;
+  swarm_clear_source (&self->connect_timeout_source);
   message = g_strdup_printf ("Connecting to broker %s timed out after %d s",
                              self->broker_address, BROKER_HANDSHAKE_TIMEOUT_MS / 1000);
   provider_schedule_retry (self, message);
@@ -670,7 +694,7 @@ broker_connect_cb (GObject      *object,
       return;
     }
 
-  g_clear_handle_id (&self->connect_timeout_id, g_source_remove);
+  swarm_clear_source (&self->connect_timeout_source);
 
   self->control = swarm_connection_new (connection);
   swarm_socket_tune (self->control->socket, TRUE);
@@ -688,7 +712,7 @@ provider_connect (SwarmProvider *self)
   set_state (self, SWARM_PROVIDER_STATE_CONNECTING);
 
   self->cancellable = g_cancellable_new ();
-  self->connect_timeout_id = g_timeout_add (BROKER_HANDSHAKE_TIMEOUT_MS, connect_timeout_cb, self);
+  self->connect_timeout_source = swarm_timeout_source_add (BROKER_HANDSHAKE_TIMEOUT_MS, connect_timeout_cb, self);
   g_socket_client_connect_to_host_async (self->client, self->broker_address, 0,
                                          self->cancellable, broker_connect_cb,
                                          g_object_ref (self));
@@ -699,9 +723,9 @@ provider_connect (SwarmProvider *self)
 static void
 provider_shut_down (SwarmProvider *self)
 {
-  g_clear_handle_id (&self->retry_id, g_source_remove);
-  g_clear_handle_id (&self->countdown_id, g_source_remove);
-  g_clear_handle_id (&self->expiry_id, g_source_remove);
+  swarm_clear_source (&self->retry_source);
+  swarm_clear_source (&self->countdown_source);
+  swarm_clear_source (&self->expiry_source);
   provider_close_control (self);
   g_hash_table_remove_all (self->relays);
   set_retry_seconds (self, 0);
@@ -712,7 +736,7 @@ expiry_cb (gpointer user_data)
 {
   SwarmProvider *self = user_data;
 
-  self->expiry_id = 0;
+  swarm_clear_source (&self->expiry_source);
   if (g_get_real_time () / G_USEC_PER_SEC < self->expires_at)
     {
       /* Long expiries are waited for in steps; see swarm_provider_start(). */
@@ -947,7 +971,7 @@ swarm_provider_start (SwarmProvider *self)
   swarm_raise_fd_limit ();
 
   now = g_get_real_time () / G_USEC_PER_SEC;
-  g_clear_handle_id (&self->expiry_id, g_source_remove);
+  swarm_clear_source (&self->expiry_source);
 
   if (self->expires_at > 0)
     {
@@ -959,9 +983,11 @@ swarm_provider_start (SwarmProvider *self)
           return;
         }
 
-      /* GLib timers count in guint seconds; a far expiry re-arms. */
-      self->expiry_id = g_timeout_add_seconds ((guint) MIN (self->expires_at - now, G_MAXINT32),
-                                               expiry_cb, self);
+      guint wait_s = (guint) MIN (self->expires_at - now, EXPIRY_STEP_S);
+
+      /* A far expiry is waited for in steps of a day, since a timer counts
+       * in guint milliseconds; expiry_cb() re-arms until the time comes. */
+      self->expiry_source = swarm_timeout_source_add (wait_s * 1000, expiry_cb, self);
     }
 
   if (self->state == SWARM_PROVIDER_STATE_OFF ||

@@ -4,6 +4,8 @@
 
 #include "swarm-tunnel-private.h"
 
+#include "swarm-connection.h"
+
 struct _SwarmTunnel {
   GObject parent_instance;
 
@@ -16,7 +18,7 @@ struct _SwarmTunnel {
   guint64 bytes_down;
   gboolean active;
 
-  guint notify_id;   /* pending throttled notification of the byte counters */
+  GSource *notify_source;   /* pending throttled notification of the byte counters */
 };
 
 G_DEFINE_FINAL_TYPE (SwarmTunnel, swarm_tunnel, G_TYPE_OBJECT)
@@ -41,7 +43,7 @@ swarm_tunnel_finalize (GObject *object)
 {
   SwarmTunnel *self = SWARM_TUNNEL (object);
 
-  g_clear_handle_id (&self->notify_id, g_source_remove);
+  swarm_clear_source (&self->notify_source);
   g_free (self->session_id);
   g_free (self->host);
   g_free (self->peer);
@@ -195,7 +197,7 @@ notify_counters_cb (gpointer user_data)
 {
   SwarmTunnel *self = user_data;
 
-  self->notify_id = 0;
+  swarm_clear_source (&self->notify_source);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BYTES_UP]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BYTES_DOWN]);
 
@@ -205,8 +207,8 @@ notify_counters_cb (gpointer user_data)
 static void
 schedule_notify (SwarmTunnel *self)
 {
-  if (self->notify_id == 0)
-    self->notify_id = g_timeout_add (SWARM_TUNNEL_NOTIFY_INTERVAL_MS, notify_counters_cb, self);
+  if (self->notify_source == NULL)
+    self->notify_source = swarm_timeout_source_add (SWARM_TUNNEL_NOTIFY_INTERVAL_MS, notify_counters_cb, self);
 }
 
 void
@@ -232,9 +234,9 @@ swarm_tunnel_close (SwarmTunnel *self)
     return;
 
   self->active = FALSE;
-  if (self->notify_id != 0)
+  if (self->notify_source != NULL)
     {
-      g_clear_handle_id (&self->notify_id, g_source_remove);
+      swarm_clear_source (&self->notify_source);
       notify_counters_cb (self);
     }
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACTIVE]);
