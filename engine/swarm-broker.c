@@ -502,6 +502,17 @@ request_copy_done_cb (SwarmCopy    *copy,
 
   if (error != NULL)
     {
+      /* A malformed chunked body, while nothing of the response has reached
+       * the worker yet, still gets a proper answer. */
+      if (g_error_matches (error, SWARM_HTTP_ERROR, SWARM_HTTP_ERROR_BAD_REQUEST) &&
+          worker->response_status == 0)
+        {
+          broker_log_rejection (worker->broker, "Rejected request from %s: %s",
+                                worker->connection->peer, error->message);
+          worker_fail (worker, SOUP_STATUS_BAD_REQUEST, error->message);
+          return;
+        }
+
       g_debug ("Request body from worker %s ended early: %s",
                worker->connection->peer, error->message);
       worker_finish (worker);

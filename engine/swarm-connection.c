@@ -26,6 +26,14 @@
 #define KEEPALIVE_INTERVAL_S 10
 #define KEEPALIVE_COUNT 3
 
+/* After a response that ends the connection, the peer may still be sending
+ * its request body.  Closing with unread input makes the kernel send a
+ * reset, which can destroy the response before the peer reads it, so the
+ * connection first shuts down its write side and discards input for up to
+ * LINGER_TIMEOUT_MS or LINGER_MAX_BYTES, whichever comes first. */
+#define LINGER_TIMEOUT_MS 2000
+#define LINGER_MAX_BYTES (1024 * 1024)
+
 SwarmConnection *
 swarm_connection_new (GSocketConnection *connection)
 {
@@ -301,6 +309,86 @@ swarm_connection_read_unit_finish (SwarmConnection  *self,
 
 static void write_next (SwarmConnection *self);
 
+typedef struct {
+  SwarmConnection *connection;
+  GSource *watch;
+  GSource *timeout;
+  gsize discarded;
+} Linger;
+
+static void
+linger_finish (Linger *linger)
+{
+  swarm_clear_source (&linger->watch);
+  swarm_clear_source (&linger->timeout);
+  swarm_connection_close (linger->connection);
+  swarm_connection_unref (linger->connection);
+  g_free (linger);
+}
+
+static gboolean
+linger_timeout_cb (gpointer user_data)
+{
+  linger_finish (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+linger_readable_cb (GSocket      *socket,
+                    GIOCondition  condition,
+                    gpointer      user_data)
+{
+  Linger *linger = user_data;
+  char buffer[16384];
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      gssize n_read = g_socket_receive_with_blocking (socket, buffer, sizeof buffer, FALSE,
+                                                      NULL, &error);
+
+      if (n_read < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        return G_SOURCE_CONTINUE;
+
+      if (n_read <= 0)
+        break;
+
+      linger->discarded += n_read;
+      if (linger->discarded >= LINGER_MAX_BYTES)
+        break;
+    }
+
+  /* End of stream, an error or enough discarded: close.  The watch is the
+   * source being dispatched, so it is released here and removed by the
+   * return value. */
+  g_clear_pointer (&linger->watch, g_source_unref);
+  linger_finish (linger);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Ends the connection after its last write without a reset: see
+ * LINGER_TIMEOUT_MS. */
+static void
+linger_and_close (SwarmConnection *self)
+{
+  Linger *linger;
+
+  if (self->reading || !g_socket_shutdown (self->socket, FALSE, TRUE, NULL))
+    {
+      /* Someone else reads this connection, or it is gone already. */
+      swarm_connection_close (self);
+      return;
+    }
+
+  linger = g_new0 (Linger, 1);
+  linger->connection = swarm_connection_ref (self);
+  linger->watch = g_socket_create_source (self->socket, G_IO_IN, NULL);
+  g_source_set_callback (linger->watch, G_SOURCE_FUNC (linger_readable_cb), linger, NULL);
+  g_source_attach (linger->watch, g_main_context_get_thread_default ());
+  linger->timeout = swarm_timeout_source_add (LINGER_TIMEOUT_MS, linger_timeout_cb, linger);
+}
+
 static void
 write_all_cb (GObject      *object,
               GAsyncResult *result,
@@ -348,7 +436,7 @@ write_next (SwarmConnection *self)
   if (bytes == NULL)
     {
       if (self->close_after_flush)
-        swarm_connection_close (self);
+        linger_and_close (self);
       return;
     }
 

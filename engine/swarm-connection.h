@@ -67,7 +67,9 @@ void             swarm_connection_send         (SwarmConnection   *self,
                                                 GBytes            *bytes);
 void             swarm_connection_send_text    (SwarmConnection   *self,
                                                 const char        *text);
-/* Closes the connection once the write queue is empty. */
+/* Closes the connection once the write queue is empty, first shutting down
+ * its write side and discarding late input for a moment, so the peer sees
+ * the last bytes and not a reset. */
 void             swarm_connection_close_after_flush (SwarmConnection *self);
 /* Closes the connection now; queued writes are dropped. */
 void             swarm_connection_close        (SwarmConnection   *self);

@@ -290,6 +290,31 @@ data_connect_cb (GObject      *object,
 
 static void open_try_next_address (Open *open);
 
+/* Returns the cause of a failed connect in a few words.  GIO's own message
+ * repeats "Could not connect to ADDRESS", which the caller already says. */
+static const char *
+describe_connect_error (const GError *error)
+{
+  if (error->domain == G_IO_ERROR)
+    {
+      switch (error->code)
+        {
+        case G_IO_ERROR_CONNECTION_REFUSED:
+          return "connection refused";
+        case G_IO_ERROR_HOST_UNREACHABLE:
+          return "host unreachable";
+        case G_IO_ERROR_NETWORK_UNREACHABLE:
+          return "network unreachable";
+        case G_IO_ERROR_TIMED_OUT:
+          return "timed out";
+        default:
+          break;
+        }
+    }
+
+  return error->message;
+}
+
 static gboolean
 data_timeout_cb (gpointer user_data)
 {
@@ -333,8 +358,10 @@ target_connect_cb (GObject      *object,
         }
 
       {
-        g_autofree char *reason = g_strdup_printf ("could not connect to %s:%u: %s",
-                                                   open->host, open->port, error->message);
+        /* The broker's response names the target already; the reason says
+         * only what went wrong. */
+        g_autofree char *reason = g_strdup_printf ("could not connect: %s",
+                                                   describe_connect_error (error));
         open_fail (open, reason);
       }
       return;
@@ -369,7 +396,7 @@ open_timeout_cb (gpointer user_data)
   g_autofree char *reason = NULL;
 
   swarm_clear_source (&open->timeout_source);
-  reason = g_strdup_printf ("connecting to %s:%u timed out after %d s", open->host, open->port,
+  reason = g_strdup_printf ("the connection timed out after %d s",
                             SWARM_PROVIDER_CONNECT_TIMEOUT_MS / 1000);
   open_fail (open, reason);
 
@@ -520,6 +547,7 @@ provider_schedule_retry (SwarmProvider *self,
                          const char    *message)
 {
   guint delay_ms;
+  guint retry_seconds;
 
   provider_close_control (self);
 
@@ -528,10 +556,13 @@ provider_schedule_retry (SwarmProvider *self,
 
   /* Info, not message: front ends report the state change in their own
    * words from notify::state. */
-  g_info ("%s; retrying in %u s", message, (delay_ms + 999) / 1000);
+  /* Rounded to the nearest second, at least 1, so that the message
+   * matches the wait it announces. */
+  retry_seconds = MAX (1, (delay_ms + 500) / 1000);
+  g_info ("%s; retrying in %u s", message, retry_seconds);
 
   set_last_error (self, message);
-  set_retry_seconds (self, (delay_ms + 999) / 1000);
+  set_retry_seconds (self, retry_seconds);
   set_state (self, SWARM_PROVIDER_STATE_RETRYING);
 
   swarm_clear_source (&self->retry_source);
@@ -641,7 +672,9 @@ register_reply_cb (GObject      *object,
   if (g_strcmp0 (reply, "OK") != 0)
     {
       /* Not a network error: retrying soon rarely helps, but the session
-       * may be freed when the other provider goes away. */
+       * may be freed when the other provider goes away, so the provider
+       * keeps trying at the longest delay. */
+      self->attempt = G_MAXUINT16;
       message = g_strdup_printf ("Broker %s rejected session %s (%s); another provider may "
                                  "hold it with a different token",
                                  self->broker_address, self->session_id, reply);

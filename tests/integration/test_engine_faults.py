@@ -199,5 +199,76 @@ class EngineFaultTest(SwarmTestCase):
         self.assertEqual(len(opens()), 256)
 
 
+class ErrorResponseTest(SwarmTestCase):
+
+    def test_error_response_with_unread_body_not_reset(self):
+        broker = self.start_broker()
+        body = b'x' * (512 * 1024)
+        request = build_request('POST', f'http://{LOOPBACK}:9/upload',
+                                [f'Content-Length: {len(body)}'], body)
+
+        with socket.create_connection((broker.host, broker.port), timeout=10) as client:
+            # Without credentials the broker answers 407 after the head; the
+            # body still arrives and must be drained, not answered by a reset.
+            client.sendall(request)
+            client.shutdown(socket.SHUT_WR)
+            response = b''
+            while True:
+                chunk = client.recv(65536)
+                if not chunk:
+                    break
+                response += chunk
+
+        self.assertTrue(response.startswith(b'HTTP/1.1 407 '), response[:200])
+        self.assertIn(b'Proxy-Authenticate: Basic realm="swarm-proxy"', response)
+
+    def test_refused_target_reason_is_short(self):
+        broker, provider, target, session_id, token = self.share_session()
+        closed = socket.socket()
+        closed.bind((LOOPBACK, 0))
+        port = closed.getsockname()[1]
+        closed.close()
+
+        with socket.create_connection((broker.host, broker.port), timeout=10) as client:
+            client.sendall(build_request('GET', f'http://{LOOPBACK}:{port}/',
+                                         [proxy_authorization(session_id, token)]))
+            client.settimeout(10)
+            response = client.recv(4096)
+
+        self.assertTrue(response.startswith(b'HTTP/1.1 502 '), response[:200])
+        self.assertIn(f'to {LOOPBACK}:{port}: could not connect: connection refused'.encode(),
+                      response)
+        self.assertNotIn(b'Could not connect', response)
+
+
+class ProviderRetryTest(SwarmTestCase):
+
+    def test_first_retry_announced_as_1_s(self):
+        closed = socket.socket()
+        closed.bind((LOOPBACK, 0))
+        address = f'{LOOPBACK}:{closed.getsockname()[1]}'
+        closed.close()
+
+        provider = self.start_provider(address, 'retry-session', random_token())
+        wait_until(lambda: b'retrying in' in provider.output(), 10, message='a retry line')
+
+        first = re.search(rb'retrying in (\d+) s', provider.output())
+        self.assertEqual(first.group(1), b'1', provider.tail())
+
+    def test_rejected_registration_waits_longest_delay(self):
+        broker = self.start_broker()
+        self.start_provider(broker.address, 'taken-session', random_token(), name='holder')
+        wait_until(lambda: b'registered session taken-session' in broker.output(), 10,
+                   message='the first provider to register')
+
+        intruder = self.start_provider(broker.address, 'taken-session', random_token(),
+                                       name='intruder')
+        wait_until(lambda: b'retrying in' in intruder.output(), 10, message='a retry line')
+
+        delay = int(re.search(rb'retrying in (\d+) s', intruder.output()).group(1))
+        self.assertGreaterEqual(delay, 30, intruder.tail())
+        self.assertIn(b'rejected session taken-session', intruder.output())
+
+
 if __name__ == '__main__':
     unittest.main()
