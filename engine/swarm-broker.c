@@ -27,13 +27,16 @@
 
 /* Connections from one address that have not yet shown what they are.
  * Further ones are closed at once, so one host cannot hold every
- * descriptor of the broker by opening connections and staying silent. */
-#define MAX_UNIDENTIFIED_PER_ADDRESS 64
+ * descriptor of the broker by opening connections and staying silent.  A
+ * client that opens hundreds of tunnels at once briefly has that many
+ * connections in this state before the broker reads them, so the limit
+ * stays well above such bursts. */
+#define MAX_UNIDENTIFIED_PER_ADDRESS 512
 
 /* OPENs of one session waiting for their tunnel at once.  A worker beyond
  * this gets 503, which keeps one client from queueing unbounded work on
  * the broker and the provider. */
-#define MAX_PENDING_OPENS_PER_SESSION 256
+#define MAX_PENDING_OPENS_PER_SESSION 1024
 
 /* Pending connections the kernel queues before accept(). */
 #define LISTEN_BACKLOG 1024
@@ -223,6 +226,7 @@ struct _SwarmBroker {
   GObject parent_instance;
 
   GSocketListener *listener;
+  SwarmPoller *poller;           /* readiness of tunnel sockets, while listening */
   GCancellable *accept_cancellable;
   GSource *accept_retry_source;
   guint accept_retry_ms;
@@ -623,13 +627,14 @@ response_head_cb (GObject      *object,
     {
       /* The connection becomes a plain byte stream both ways, like CONNECT. */
       g_clear_pointer (&worker->request_copy, swarm_copy_free);
-      worker->relay = swarm_relay_new (worker->connection, worker->data, worker->tunnel, head);
+      worker->relay = swarm_relay_new (worker->broker->poller, worker->connection, worker->data,
+                                       worker->tunnel, head);
       swarm_relay_start (worker->relay, relay_done_cb, worker);
       return;
     }
 
-  worker->response_copy = swarm_copy_new (worker->data->socket, worker->connection->socket,
-                                          worker->data->input);
+  worker->response_copy = swarm_copy_new (worker->broker->poller, worker->data,
+                                          worker->connection);
   swarm_copy_set_header (worker->response_copy, head);
   switch (info.body_kind)
     {
@@ -668,8 +673,8 @@ worker_forward_request (Worker *worker)
   worker->response_done = FALSE;
   worker->response_status = 0;
 
-  worker->request_copy = swarm_copy_new (worker->connection->socket, worker->data->socket,
-                                         worker->connection->input);
+  worker->request_copy = swarm_copy_new (worker->broker->poller, worker->connection,
+                                         worker->data);
   swarm_copy_set_header (worker->request_copy, upstream_head);
   switch (request->body_kind)
     {
@@ -714,7 +719,8 @@ worker_tunnel_attached (Worker          *worker,
       g_autoptr(GBytes) established = g_bytes_new_static (connect_established,
                                                           strlen (connect_established));
 
-      worker->relay = swarm_relay_new (worker->connection, data, worker->tunnel, established);
+      worker->relay = swarm_relay_new (worker->broker->poller, worker->connection, data,
+                                       worker->tunnel, established);
       swarm_relay_start (worker->relay, relay_done_cb, worker);
       return;
     }
@@ -1708,6 +1714,7 @@ swarm_broker_listen (SwarmBroker  *self,
   g_free (self->listen_address);
   self->listen_address = swarm_socket_address_to_string (effective);
 
+  self->poller = swarm_poller_new ();
   self->accept_cancellable = g_cancellable_new ();
   broker_accept_next (self);
 
@@ -1755,4 +1762,7 @@ swarm_broker_stop (SwarmBroker *self)
 
   g_hash_table_remove_all (self->sessions_by_id);
   g_list_store_remove_all (self->sessions);
+
+  /* Last, after every relay that used it is gone. */
+  g_clear_pointer (&self->poller, swarm_poller_unref);
 }

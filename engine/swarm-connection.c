@@ -99,9 +99,25 @@ swarm_connection_close (SwarmConnection *self)
    * stays until its callback runs. */
   while (g_queue_get_length (&self->write_queue) > (self->writing ? 1u : 0u))
     g_bytes_unref (g_queue_pop_tail (&self->write_queue));
+  /* The watch goes before the descriptor, which the kernel may reuse. */
+  g_clear_pointer (&self->watch, swarm_watch_free);
+
   /* Closing the GSocket directly, not the GIOStream, because a stream close
    * with a read still pending would fail with G_IO_ERROR_PENDING. */
   g_socket_close (self->socket, NULL);
+}
+
+SwarmWatch *
+swarm_connection_get_watch (SwarmConnection *self,
+                            SwarmPoller     *poller)
+{
+  if (self->closed)
+    return NULL;
+
+  if (self->watch == NULL)
+    self->watch = swarm_watch_new (poller, self->socket);
+
+  return self->watch;
 }
 
 void

@@ -10,6 +10,8 @@
 
 #include <gio/gio.h>
 
+#include "swarm-poller.h"
+
 G_BEGIN_DECLS
 
 typedef struct _SwarmConnection SwarmConnection;
@@ -30,6 +32,7 @@ struct _SwarmConnection {
   GCancellable      *cancellable;  /* cancels pending reads and writes on close */
   GCancellable      *read_cancellable;  /* the pending read's; its timeout cancels only it */
   GError            *close_error;  /* why the connection closed, if not on purpose */
+  SwarmWatch        *watch;        /* readiness for the relay, freed on close */
 };
 
 /* Returns the length of the complete unit (head or line) at the start of
@@ -57,6 +60,11 @@ void             swarm_connection_read_unit_async  (SwarmConnection     *self,
 gsize            swarm_connection_read_unit_finish (SwarmConnection     *self,
                                                     GAsyncResult        *result,
                                                     GError             **error);
+
+/* Returns the connection's watch in `poller`, creating it on first use, or
+ * NULL once the connection is closed.  Closing frees it. */
+SwarmWatch      *swarm_connection_get_watch    (SwarmConnection   *self,
+                                                SwarmPoller       *poller);
 
 /* Removes `length` bytes from the front of `input`. */
 void             swarm_connection_consume      (SwarmConnection   *self,

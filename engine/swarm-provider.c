@@ -39,6 +39,7 @@ struct _SwarmProvider {
   GListStore *tunnels;             /* SwarmTunnel */
 
   GSocketClient *client;
+  SwarmPoller *poller;             /* readiness of tunnel sockets */
   GCancellable *cancellable;       /* cancels the control connection attempt */
   SwarmConnection *control;
   guint attempt;                   /* failed attempts since the last registration */
@@ -202,7 +203,7 @@ open_start_relay (Open *open)
   tunnel->provider = self;
   tunnel->tunnel = swarm_tunnel_new (self->session_id, open->host, open->port,
                                      self->broker_address);
-  tunnel->relay = swarm_relay_new (open->data, target, tunnel->tunnel, NULL);
+  tunnel->relay = swarm_relay_new (self->poller, open->data, target, tunnel->tunnel, NULL);
   g_list_store_append (self->tunnels, tunnel->tunnel);
   g_hash_table_add (self->relays, tunnel);
 
@@ -806,6 +807,7 @@ swarm_provider_finalize (GObject *object)
   g_clear_pointer (&self->relays, g_hash_table_unref);
   g_clear_object (&self->tunnels);
   g_clear_object (&self->client);
+  g_clear_pointer (&self->poller, swarm_poller_unref);
   g_clear_object (&self->policy);
   g_free (self->broker_address);
   g_free (self->session_id);
@@ -1002,6 +1004,10 @@ swarm_provider_start (SwarmProvider *self)
   g_return_if_fail (SWARM_IS_PROVIDER (self));
 
   swarm_raise_fd_limit ();
+
+  /* On the context the provider is started on, like its sockets. */
+  if (self->poller == NULL)
+    self->poller = swarm_poller_new ();
 
   now = g_get_real_time () / G_USEC_PER_SEC;
   swarm_clear_source (&self->expiry_source);

@@ -34,6 +34,9 @@
 #define MAX_ROUNDS_PER_DISPATCH 8
 
 struct _SwarmCopy {
+  SwarmPoller *poller;
+  SwarmConnection *source_connection;
+  SwarmConnection *sink_connection;
   GSocket *source;
   GSocket *sink;
   int source_fd;
@@ -53,7 +56,6 @@ struct _SwarmCopy {
   int pipe_fds[2];
   gsize in_pipe;
 
-  GSource *watch;
   SwarmCopyProgressFunc progress;
   SwarmCopyDoneFunc done;
   gpointer user_data;
@@ -76,19 +78,22 @@ ignore_sigpipe_once (void)
 }
 
 SwarmCopy *
-swarm_copy_new (GSocket    *source,
-                GSocket    *sink,
-                GByteArray *buffered)
+swarm_copy_new (SwarmPoller     *poller,
+                SwarmConnection *source,
+                SwarmConnection *sink)
 {
   SwarmCopy *self = g_new0 (SwarmCopy, 1);
 
   ignore_sigpipe_once ();
 
-  self->source = g_object_ref (source);
-  self->sink = g_object_ref (sink);
-  self->source_fd = g_socket_get_fd (source);
-  self->sink_fd = g_socket_get_fd (sink);
-  self->buffered = buffered ? g_byte_array_ref (buffered) : g_byte_array_new ();
+  self->poller = swarm_poller_ref (poller);
+  self->source_connection = swarm_connection_ref (source);
+  self->sink_connection = swarm_connection_ref (sink);
+  self->source = g_object_ref (source->socket);
+  self->sink = g_object_ref (sink->socket);
+  self->source_fd = g_socket_get_fd (self->source);
+  self->sink_fd = g_socket_get_fd (self->sink);
+  self->buffered = g_byte_array_ref (source->input);
   self->out = g_byte_array_new ();
   self->remaining = -1;
   self->pipe_fds[0] = self->pipe_fds[1] = -1;
@@ -150,13 +155,12 @@ close_pipe (SwarmCopy *self)
 }
 
 static void
-clear_watch (SwarmCopy *self)
+cancel_waits (SwarmCopy *self)
 {
-  if (self->watch != NULL)
-    {
-      g_source_destroy (self->watch);
-      g_clear_pointer (&self->watch, g_source_unref);
-    }
+  if (self->source_connection->watch != NULL)
+    swarm_watch_cancel (self->source_connection->watch, self);
+  if (self->sink_connection->watch != NULL)
+    swarm_watch_cancel (self->sink_connection->watch, self);
 }
 
 void
@@ -165,42 +169,46 @@ swarm_copy_free (SwarmCopy *self)
   if (self == NULL)
     return;
 
-  clear_watch (self);
+  cancel_waits (self);
   close_pipe (self);
   g_clear_pointer (&self->scanner, swarm_chunked_scanner_free);
   g_byte_array_unref (self->buffered);
   g_byte_array_unref (self->out);
   g_clear_object (&self->source);
   g_clear_object (&self->sink);
+  swarm_connection_unref (self->source_connection);
+  swarm_connection_unref (self->sink_connection);
+  swarm_poller_unref (self->poller);
   g_free (self);
 }
 
 static gboolean body_complete (SwarmCopy *self);
 static void pump (SwarmCopy *self);
 
-static gboolean
-watch_cb (GSocket      *socket,
-          GIOCondition  condition,
-          gpointer      user_data)
+static void
+ready_cb (gpointer user_data)
 {
-  SwarmCopy *self = user_data;
-
-  g_clear_pointer (&self->watch, g_source_unref);
-  pump (self);
-
-  return G_SOURCE_REMOVE;
+  pump (user_data);
 }
 
-static void
-wait_for (SwarmCopy    *self,
-          GSocket      *socket,
-          GIOCondition  condition)
-{
-  g_assert (self->watch == NULL);
+static void finish_closed (SwarmCopy *self);
 
-  self->watch = g_socket_create_source (socket, condition, NULL);
-  g_source_set_callback (self->watch, G_SOURCE_FUNC (watch_cb), self, NULL);
-  g_source_attach (self->watch, g_main_context_get_thread_default ());
+/* Waits until `connection` is ready for `condition`.  Only valid right
+ * after an operation on it returned EAGAIN. */
+static void
+wait_for (SwarmCopy       *self,
+          SwarmConnection *connection,
+          GIOCondition     condition)
+{
+  SwarmWatch *watch = swarm_connection_get_watch (connection, self->poller);
+
+  if (watch == NULL)
+    {
+      finish_closed (self);
+      return;
+    }
+
+  swarm_watch_wait (watch, condition, ready_cb, self);
 }
 
 /* Calls back last: the callback may free the copy. */
@@ -210,6 +218,15 @@ finish (SwarmCopy    *self,
 {
   close_pipe (self);
   self->done (self, error, self->user_data);
+}
+
+static void
+finish_closed (SwarmCopy *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, "The connection was closed");
+  finish (self, error);
 }
 
 static void
@@ -287,7 +304,7 @@ flush_out (SwarmCopy *self)
             continue;
           if (errsv == EAGAIN || errsv == EWOULDBLOCK)
             {
-              wait_for (self, self->sink, G_IO_OUT);
+              wait_for (self, self->sink_connection, G_IO_OUT);
               return FALSE;
             }
           finish_errno (self, errsv, "send tunnel bytes");
@@ -304,7 +321,7 @@ flush_out (SwarmCopy *self)
         {
           if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
             {
-              wait_for (self, self->sink, G_IO_OUT);
+              wait_for (self, self->sink_connection, G_IO_OUT);
               return FALSE;
             }
           finish (self, error);
@@ -339,7 +356,7 @@ flush_pipe (SwarmCopy *self)
             continue;
           if (errsv == EAGAIN)
             {
-              wait_for (self, self->sink, G_IO_OUT);
+              wait_for (self, self->sink_connection, G_IO_OUT);
               return FALSE;
             }
           finish_errno (self, errsv, "send tunnel bytes");
@@ -384,7 +401,7 @@ fill_pipe (SwarmCopy *self)
           /* An idle tunnel keeps no pipe, which saves two descriptors and
            * the pipe's kernel memory per tunnel. */
           close_pipe (self);
-          wait_for (self, self->source, G_IO_IN);
+          wait_for (self, self->source_connection, G_IO_IN);
           return 0;
         }
       if (errsv == EINVAL || errsv == ENOSYS)
@@ -431,7 +448,7 @@ read_into_buffer (SwarmCopy *self)
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         {
-          wait_for (self, self->source, G_IO_IN);
+          wait_for (self, self->source_connection, G_IO_IN);
           return FALSE;
         }
       finish (self, error);
@@ -510,12 +527,17 @@ pump (SwarmCopy *self)
         return;
     }
 
-  /* Still busy: let other sources run, then carry on.  The socket is most
-   * likely readable or writable again right away. */
-  if (self->out_offset < self->out->len || self->in_pipe > 0)
-    wait_for (self, self->sink, G_IO_OUT);
-  else
-    wait_for (self, self->source, G_IO_IN);
+  /* Still busy: let other sources run, then carry on.  A wait would not
+   * do, since an edge-triggered watch reports no readiness that is
+   * already there. */
+  {
+    SwarmWatch *watch = swarm_connection_get_watch (self->source_connection, self->poller);
+
+    if (watch == NULL)
+      finish_closed (self);
+    else
+      swarm_watch_defer (watch, ready_cb, self);
+  }
 }
 
 void
@@ -567,7 +589,8 @@ struct _SwarmRelay {
 };
 
 SwarmRelay *
-swarm_relay_new (SwarmConnection *near,
+swarm_relay_new (SwarmPoller     *poller,
+                 SwarmConnection *near,
                  SwarmConnection *far,
                  SwarmTunnel     *tunnel,
                  GBytes          *header_to_near)
@@ -577,8 +600,8 @@ swarm_relay_new (SwarmConnection *near,
   self->near = swarm_connection_ref (near);
   self->far = swarm_connection_ref (far);
   self->tunnel = tunnel ? g_object_ref (tunnel) : NULL;
-  self->up = swarm_copy_new (near->socket, far->socket, near->input);
-  self->down = swarm_copy_new (far->socket, near->socket, far->input);
+  self->up = swarm_copy_new (poller, near, far);
+  self->down = swarm_copy_new (poller, far, near);
   if (header_to_near != NULL)
     swarm_copy_set_header (self->down, header_to_near);
 

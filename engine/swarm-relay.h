@@ -15,6 +15,7 @@
 #include <gio/gio.h>
 
 #include "swarm-connection.h"
+#include "swarm-poller.h"
 #include "swarm-tunnel.h"
 
 G_BEGIN_DECLS
@@ -30,12 +31,13 @@ typedef void (*SwarmCopyDoneFunc)     (SwarmCopy    *copy,
                                        const GError *error,
                                        gpointer      user_data);
 
-/* `buffered` contains bytes already read from `source`; the copy takes the
- * body's share from its front and leaves the rest there (for a chunked body
- * it also puts back whatever it reads past the end). */
-SwarmCopy *swarm_copy_new          (GSocket    *source,
-                                    GSocket    *sink,
-                                    GByteArray *buffered);
+/* Copies from `source` to `sink`, waiting for them through their watches
+ * in `poller`.  The source's `input` contains bytes already read; the copy
+ * takes the body's share from its front and leaves the rest there (for a
+ * chunked body it also puts back whatever it reads past the end). */
+SwarmCopy *swarm_copy_new          (SwarmPoller     *poller,
+                                    SwarmConnection *source,
+                                    SwarmConnection *sink);
 /* Bytes written before the body; they count as progress. */
 void       swarm_copy_set_header   (SwarmCopy  *self,
                                     GBytes     *header);
@@ -64,7 +66,8 @@ typedef void (*SwarmRelayDoneFunc) (SwarmRelay   *relay,
  * Bytes near → far count as the tunnel's bytes up, far → near as bytes
  * down.  `header_to_near` is written to `near` first (e.g. a CONNECT
  * response).  Both connections are closed when the relay ends. */
-SwarmRelay *swarm_relay_new   (SwarmConnection    *near,
+SwarmRelay *swarm_relay_new   (SwarmPoller        *poller,
+                               SwarmConnection    *near,
                                SwarmConnection    *far,
                                SwarmTunnel        *tunnel,
                                GBytes             *header_to_near);

@@ -4,6 +4,7 @@ two providers with one ticket, and a flood of OPENs."""
 
 import os
 import re
+import resource
 import signal
 import socket
 import struct
@@ -16,6 +17,12 @@ from swarm_harness import (LOOPBACK, ManagedProcess, SwarmTestCase, build_reques
                            swarm_proxy_path, wait_until)
 
 LISTEN_LINE = re.compile(rb'broker listening on (\S+)')
+
+
+def setUpModule():
+    # Some tests hold more than a thousand sockets at once.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def cpu_seconds(pid):
@@ -131,13 +138,13 @@ class EngineFaultTest(SwarmTestCase):
 
         silent = []
         self.addCleanup(lambda: [sock.close() for sock in silent])
-        for _ in range(64):
+        for _ in range(512):
             silent.append(socket.create_connection((host, port), timeout=5))
-        time.sleep(0.3)
+        time.sleep(0.5)
 
         with socket.create_connection((host, port), timeout=5) as extra:
             extra.settimeout(5)
-            self.assertEqual(extra.recv(1), b'', 'a 65th silent connection should be closed')
+            self.assertEqual(extra.recv(1), b'', 'a 513th silent connection should be closed')
 
         for sock in silent:
             sock.close()
@@ -178,16 +185,19 @@ class EngineFaultTest(SwarmTestCase):
         self.addCleanup(lambda: [sock.close() for sock in workers])
         request = build_request('CONNECT', f'{LOOPBACK}:9',
                                 [proxy_authorization('flooded', token)])
-        for _ in range(256):
+        for index in range(1024):
             worker = socket.create_connection((broker.host, broker.port), timeout=5)
             worker.sendall(request)
             workers.append(worker)
-            time.sleep(0.002)
+            # Pauses keep the connections that the broker has not read yet
+            # under its limit per address.
+            if index % 128 == 127:
+                time.sleep(0.2)
 
         def opens():
             return [line for line in fake.lines if line.startswith('OPEN ')]
 
-        wait_until(lambda: len(opens()) >= 256, 20, message='256 OPENs at the provider')
+        wait_until(lambda: len(opens()) >= 1024, 30, message='1024 OPENs at the provider')
 
         with socket.create_connection((broker.host, broker.port), timeout=5) as extra:
             extra.sendall(request)
@@ -195,8 +205,8 @@ class EngineFaultTest(SwarmTestCase):
             response = extra.recv(4096)
 
         self.assertTrue(response.startswith(b'HTTP/1.1 503'), response[:200])
-        self.assertIn(b'already opening 256 tunnels', response)
-        self.assertEqual(len(opens()), 256)
+        self.assertIn(b'already opening 1024 tunnels', response)
+        self.assertEqual(len(opens()), 1024)
 
 
 class ErrorResponseTest(SwarmTestCase):
