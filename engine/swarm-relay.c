@@ -52,7 +52,8 @@ struct _SwarmCopy {
   gboolean eof;
   gboolean started;
 
-  gboolean use_splice;
+  gboolean can_splice;     /* splice(2) works here and no scanner needs the bytes */
+  gboolean use_splice;     /* the copy moved on to splice(2) */
   int pipe_fds[2];
   gsize in_pipe;
 
@@ -98,7 +99,7 @@ swarm_copy_new (SwarmPoller     *poller,
   self->remaining = -1;
   self->pipe_fds[0] = self->pipe_fds[1] = -1;
 #ifdef HAVE_SPLICE
-  self->use_splice = TRUE;
+  self->can_splice = TRUE;
 #endif
 
   return self;
@@ -132,7 +133,7 @@ swarm_copy_set_chunked (SwarmCopy *self)
 
   self->scanner = swarm_chunked_scanner_new ();
   /* The scanner has to see every byte. */
-  self->use_splice = FALSE;
+  self->can_splice = FALSE;
 }
 
 gboolean
@@ -461,6 +462,11 @@ read_into_buffer (SwarmCopy *self)
       return TRUE;
     }
 
+  /* A full buffer means a bulk transfer: from now on the bytes go through
+   * a pipe.  Small exchanges stay here, which saves creating the pipe. */
+  if (self->can_splice && n_read == (gssize) sizeof chunk)
+    self->use_splice = TRUE;
+
   taken = take_body_bytes (self, chunk, n_read, &error);
   if (taken < 0)
     {
@@ -519,6 +525,7 @@ pump (SwarmCopy *self)
             return;
           if (filled > 0)
             continue;
+          self->can_splice = FALSE;
           self->use_splice = FALSE;
         }
 #endif
