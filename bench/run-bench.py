@@ -591,7 +591,8 @@ def record_usage(result, stage, broker, provider):
             result["error"] += " %s exited with status %s." % (name, proc.returncode)
 
 
-def measure_memory(procs, binary, http_port, hold_port, tunnels, budget, nofile):
+def measure_memory(procs, binary, http_port, hold_port, tunnels, budget, nofile,
+                   small_url, workdir):
     # A fresh broker and provider, so memory freed by earlier steps does not
     # hide the growth; a few warm-up tunnels first pay for one-time setup.
     broker, provider, broker_port = start_swarm(procs, binary, http_port, "-mem",
@@ -603,6 +604,13 @@ def measure_memory(procs, binary, http_port, hold_port, tunnels, budget, nofile)
     for conn in warm:
         conn.close()
     time.sleep(1.0)
+
+    # New tunnels must not get slower as idle ones pile up: the same
+    # one-client request rate, without and with the idle tunnels.
+    credentials = "%s:%s" % (SESSION_ID, TOKEN)
+    watched = {"broker": [broker.pid], "provider": [provider.pid]}
+    result["rps"] = [run_ab("0 idle tunnels", small_url, broker_port, credentials, 1,
+                            1000, 10, watched, workdir)]
 
     result["held_before"] = held_count(http_port)
     record_usage(result, "before", broker, provider)
@@ -623,6 +631,8 @@ def measure_memory(procs, binary, http_port, hold_port, tunnels, budget, nofile)
     time.sleep(2.0)
     record_usage(result, "open", broker, provider)
     result["held_open"] = held_count(http_port)
+    result["rps"].append(run_ab("%d idle tunnels" % len(conns), small_url, broker_port,
+                                credentials, 1, 1000, 10, watched, workdir))
 
     for conn in conns:
         conn.close()
@@ -768,6 +778,18 @@ def print_memory(memory):
         print("| broker + provider | | | %.1f | | | | |" % (sum(growth) / opened))
     if memory["error"]:
         print("\nTunnel opening stopped: %s" % memory["error"].strip())
+
+    print("\nRequests through swarm-proxy with 1 client, a new tunnel each, while the "
+          "idle tunnels above are open:\n")
+    print("| idle tunnels open | req/s | p50 ms | p99 ms | failed |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for row in memory["rps"]:
+        print("| %s | %s | %s | %s | %s |"
+              % (row["label"].split(" ")[0],
+                 "-" if row["rps"] is None else "%.0f" % row["rps"],
+                 "-" if row["p50"] is None else "%.2f" % row["p50"],
+                 "-" if row["p99"] is None else "%.2f" % row["p99"],
+                 "-" if row["failed"] is None else "%d" % row["failed"]))
     for line in memory["logs"].splitlines():
         if "Too many open files" in line or "EMFILE" in line:
             print("\nfd limit hit: %s" % line.strip())
@@ -901,7 +923,9 @@ def main():
             if "memory" in steps:
                 if budget.left() > 40:
                     memory = measure_memory(procs, args.binary, http_port, hold_port,
-                                            args.tunnels, budget, args.swarm_nofile)
+                                            args.tunnels, budget, args.swarm_nofile,
+                                            "http://127.0.0.1:%d/small" % ports["small"],
+                                            workdir)
                 else:
                     log("skipping the memory step: time budget")
         finally:
