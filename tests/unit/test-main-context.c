@@ -57,31 +57,28 @@ quit_loop_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static GSocket *
+/* Connects with blocking calls, which wait at most 10 s each. */
+static GSocketConnection *
 connect_blocking (const char *address)
 {
   g_autoptr(GSocketConnectable) connectable = g_network_address_parse (address, 0, NULL);
   g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketConnection) connection = NULL;
+  GSocketConnection *connection;
   g_autoptr(GError) error = NULL;
-  GSocket *socket;
 
   g_socket_client_set_enable_proxy (client, FALSE);
   connection = g_socket_client_connect (client, connectable, NULL, &error);
   g_assert_no_error (error);
+  g_socket_set_timeout (g_socket_connection_get_socket (connection), 10);
 
-  socket = g_object_ref (g_socket_connection_get_socket (connection));
-  g_object_set_data_full (G_OBJECT (socket), "connection", g_steal_pointer (&connection),
-                          g_object_unref);
-  g_socket_set_timeout (socket, 10);
-
-  return socket;
+  return connection;
 }
 
 static void
-send_text (GSocket    *socket,
-           const char *text)
+send_text (GSocketConnection *connection,
+           const char        *text)
 {
+  GSocket *socket = g_socket_connection_get_socket (connection);
   g_autoptr(GError) error = NULL;
 
   g_assert_cmpint (g_socket_send (socket, text, strlen (text), NULL, &error), ==, strlen (text));
@@ -89,8 +86,9 @@ send_text (GSocket    *socket,
 }
 
 static char *
-receive_text (GSocket *socket)
+receive_text (GSocketConnection *connection)
 {
+  GSocket *socket = g_socket_connection_get_socket (connection);
   char buffer[512];
   g_autoptr(GError) error = NULL;
   gssize n_read = g_socket_receive (socket, buffer, sizeof buffer - 1, NULL, &error);
@@ -106,8 +104,8 @@ test_open_timeout_on_thread_context (void)
 {
   BrokerThread thread = { 0 };
   g_autoptr(GThread) broker_thread = NULL;
-  g_autoptr(GSocket) control = NULL;
-  g_autoptr(GSocket) worker = NULL;
+  g_autoptr(GSocketConnection) control = NULL;
+  g_autoptr(GSocketConnection) worker = NULL;
   g_autofree char *registration = NULL;
   g_autofree char *credentials = NULL;
   g_autofree char *request = NULL;
