@@ -57,6 +57,7 @@ static GOptionContext *
 create_global_option_context (gboolean *json,
                               gboolean *no_gui,
                               gboolean *background,
+                              gboolean *allow_private,
                               gboolean *version)
 {
   const GOptionEntry entries[] = {
@@ -68,6 +69,9 @@ create_global_option_context (gboolean *json,
     { "background", 0, 0, G_OPTION_ARG_NONE, background,
       N_("Without a subcommand: run the app sharing, with the tray icon and no window; "
          "a later swarm-proxy opens its window"), NULL },
+    { "allow-private", 0, 0, G_OPTION_ARG_NONE, allow_private,
+      N_("With --no-gui: also let workers reach loopback, private and link-local "
+         "addresses, whatever the saved settings say"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, version,
       N_("Print the version and exit"), NULL },
     { NULL }
@@ -111,6 +115,7 @@ main (int    argc,
   gboolean json = FALSE;
   gboolean no_gui = FALSE;
   gboolean background = FALSE;
+  gboolean allow_private = FALSE;
   gboolean version = FALSE;
   const char *subcommand;
 
@@ -123,7 +128,8 @@ main (int    argc,
   swarm_log_set_json (argv_requests_json (argc, argv));
   g_set_prgname ("swarm-proxy");
 
-  context = create_global_option_context (&json, &no_gui, &background, &version);
+  context = create_global_option_context (&json, &no_gui, &background, &allow_private,
+                                          &version);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       swarm_cli_print_error (_("%s; see swarm-proxy --help"), error->message);
@@ -148,8 +154,19 @@ main (int    argc,
       return SWARM_EXIT_USAGE;
     }
 
+  /* The subcommands that share take their own --allow-private, after their
+   * name; the app reads its saved setting. */
+  if (allow_private && (!no_gui || argc >= 2))
+    {
+      swarm_cli_print_error (_("--allow-private before a subcommand applies only with "
+                               "--no-gui; put it after the subcommand (swarm-proxy share "
+                               "--allow-private), or turn on “Allow Access to My Local "
+                               "Network” in the app's preferences"));
+      return SWARM_EXIT_USAGE;
+    }
+
   if (argc < 2)
-    return swarm_desktop_main (argc, argv, no_gui, background, json);
+    return swarm_desktop_main (argc, argv, no_gui, background, allow_private, json);
 
   subcommand = argv[1];
 

@@ -145,7 +145,8 @@ print_ticket (SwarmStoredTicket *stored,
 }
 
 static int
-run_headless (gboolean json)
+run_headless (gboolean json,
+              gboolean allow_private)
 {
   g_autoptr(GSettings) settings = swarm_settings_new ();
   g_autoptr(SwarmTicketStore) store = swarm_ticket_store_new (NULL);
@@ -153,6 +154,8 @@ run_headless (gboolean json)
   g_autoptr(GError) error = NULL;
   HeadlessRun run = { NULL, SWARM_EXIT_OK, json };
   guint sigint_id, sigterm_id;
+
+  swarm_share_use_command_line (share, allow_private);
 
   /* Without a keyring the store has already logged where the tokens go. */
   if (!swarm_share_start_latest (share, &error))
@@ -197,12 +200,13 @@ swarm_desktop_main (int       argc,
                     char    **argv,
                     gboolean  no_gui,
                     gboolean  background,
+                    gboolean  allow_private,
                     gboolean  json)
 {
   setup_gettext ();
 
   if (no_gui)
-    return run_headless (json);
+    return run_headless (json, allow_private);
 
 #if HAVE_GUI
   if (g_getenv ("WAYLAND_DISPLAY") == NULL && g_getenv ("DISPLAY") == NULL)

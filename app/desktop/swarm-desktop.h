@@ -15,6 +15,7 @@ int swarm_desktop_main (int       argc,
                         char    **argv,
                         gboolean  no_gui,
                         gboolean  background,
+                        gboolean  allow_private,
                         gboolean  json);
 
 G_END_DECLS

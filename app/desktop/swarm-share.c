@@ -28,6 +28,8 @@ struct _SwarmShare
 
   SwarmProviderState state;
   gboolean running;
+  gboolean command_line;        /* run from the command line, not the window */
+  gboolean command_line_allow_private;
 };
 
 enum {
@@ -211,7 +213,8 @@ swarm_share_init (SwarmShare *self)
 static void
 allow_private_changed_cb (SwarmShare *self)
 {
-  gboolean allow = g_settings_get_boolean (self->settings, "allow-private");
+  gboolean allow = g_settings_get_boolean (self->settings, "allow-private") ||
+                   self->command_line_allow_private;
 
   if (self->provider == NULL)
     return;
@@ -416,6 +419,16 @@ dup_policy_hint (void)
                            "preferences to allow it"), NULL);
 }
 
+void
+swarm_share_use_command_line (SwarmShare *self,
+                              gboolean    allow_private)
+{
+  g_return_if_fail (SWARM_IS_SHARE (self));
+
+  self->command_line = TRUE;
+  self->command_line_allow_private = allow_private;
+}
+
 gboolean
 swarm_share_start (SwarmShare         *self,
                    SwarmStoredTicket  *ticket,
@@ -476,11 +489,17 @@ swarm_share_start (SwarmShare         *self,
         }
     }
 
-  policy = swarm_destination_policy_new (self->settings != NULL
-                                         && g_settings_get_boolean (self->settings,
-                                                                    "allow-private"));
-  hint = dup_policy_hint ();
-  swarm_destination_policy_set_hint (policy, hint);
+  policy = swarm_destination_policy_new (self->command_line_allow_private ||
+                                         (self->settings != NULL &&
+                                          g_settings_get_boolean (self->settings,
+                                                                  "allow-private")));
+  /* On the command line the default advice, which names --allow-private,
+   * is the right one. */
+  if (!self->command_line)
+    {
+      hint = dup_policy_hint ();
+      swarm_destination_policy_set_hint (policy, hint);
+    }
 
   self->ticket = g_object_ref (ticket);
   self->provider = swarm_provider_new (connect_address,

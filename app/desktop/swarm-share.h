@@ -42,6 +42,12 @@ gboolean            swarm_share_start                 (SwarmShare        *self,
                                                        GError           **error);
 /* Starts with the latest usable ticket, issuing one (valid for a day) when
  * the store has none. */
+/* Marks a share run from the command line: a rejected destination's
+ * message names --allow-private instead of the app's preference, and with
+ * `allow_private` local destinations are allowed whatever the saved setting
+ * says, for this run only. */
+void                swarm_share_use_command_line      (SwarmShare        *self,
+                                                       gboolean           allow_private);
 gboolean            swarm_share_start_latest          (SwarmShare        *self,
                                                        GError           **error);
 /* Stops the provider and the local broker.  Harmless when not sharing. */

@@ -133,7 +133,8 @@ headless_eof (gpointer data)
 
 static void
 headless_start (Headless   *headless,
-                const char *scratch)
+                const char *scratch,
+                gboolean    allow_private)
 {
   g_autoptr(GSubprocessLauncher) launcher =
     g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
@@ -150,7 +151,9 @@ headless_start (Headless   *headless,
   memset (headless, 0, sizeof *headless);
   headless->process = g_subprocess_launcher_spawn (launcher, &error,
                                                    g_getenv ("SWARM_PROXY_EXE"),
-                                                   "--json", "--no-gui", NULL);
+                                                   "--json", "--no-gui",
+                                                   allow_private ? "--allow-private" : NULL,
+                                                   NULL);
   g_assert_no_error (error);
   headless->stdout_lines =
     g_data_input_stream_new (g_subprocess_get_stdout_pipe (headless->process));
@@ -192,15 +195,18 @@ string_set (gpointer data)
   return *(char **) data != NULL;
 }
 
-/* Writes settings for the child: a free port and loopback targets allowed. */
+/* Writes settings for the child: a free port, and loopback targets allowed
+ * or not. */
 static void
-write_settings (const char *scratch)
+write_settings (const char *scratch,
+                gboolean    allow_private)
 {
   g_autofree char *dir = g_build_filename (scratch, "config", "glib-2.0", "settings", NULL);
   g_autofree char *path = g_build_filename (dir, "keyfile", NULL);
-  const char *text = "[io/github/swarmproxy/SwarmProxy]\n"
-                     "listen-address='127.0.0.1:0'\n"
-                     "allow-private=true\n";
+  g_autofree char *text = g_strdup_printf ("[io/github/swarmproxy/SwarmProxy]\n"
+                                           "listen-address='127.0.0.1:0'\n"
+                                           "allow-private=%s\n",
+                                           allow_private ? "true" : "false");
 
   g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
   g_assert_true (g_file_set_contents (path, text, -1, NULL));
@@ -238,8 +244,8 @@ test_headless_shares_and_reuses_ticket (void)
   g_socket_service_start (target);
   target_url = g_strdup_printf ("http://127.0.0.1:%u/", port);
 
-  write_settings (scratch);
-  headless_start (&headless, scratch);
+  write_settings (scratch, TRUE);
+  headless_start (&headless, scratch, FALSE);
   g_assert_true (wait_until (headless_sharing, &headless, WAIT_TIMEOUT_S));
   g_assert_false (headless.eof);
   g_assert_nonnull (headless.proxy_url);
@@ -258,10 +264,89 @@ test_headless_shares_and_reuses_ticket (void)
   headless_stop (&headless);
 
   /* A second start shares the stored ticket again, token from the keyring. */
-  headless_start (&headless, scratch);
+  headless_start (&headless, scratch, FALSE);
   g_assert_true (wait_until (headless_sharing, &headless, WAIT_TIMEOUT_S));
   g_assert_cmpstr (headless.session_id, ==, first_session);
   headless_stop (&headless);
+
+  g_socket_service_stop (target);
+}
+
+/* Fetches `target_url` through the share and returns curl's output, with
+ * the response head so that an error status can be checked. */
+static char *
+fetch_through (Headless   *headless,
+               const char *curl_path,
+               const char *target_url)
+{
+  g_autoptr(GSubprocess) curl = NULL;
+  g_autoptr(GError) error = NULL;
+  char *body = NULL;
+
+  curl = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, curl_path, "--silent",
+                           "--show-error", "--include", "--max-time", "20", "--noproxy", "",
+                           "--proxy", headless->proxy_url, target_url, NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (curl, NULL, NULL, curl_done_cb, &body);
+  g_assert_true (wait_until (string_set, &body, WAIT_TIMEOUT_S + 10));
+
+  return body;
+}
+
+static void
+test_headless_allow_private_flag (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *scratch = g_dir_make_tmp ("swarm-headless-XXXXXX", &error);
+  g_autofree char *second_scratch = NULL;
+  g_autofree char *curl_path = g_find_program_in_path ("curl");
+  g_autofree char *target_url = NULL;
+  g_autofree char *rejected = NULL;
+  g_autofree char *allowed = NULL;
+  g_autoptr(GSocketService) target = g_threaded_socket_service_new (2);
+  guint16 port;
+  Headless headless;
+
+  g_assert_no_error (error);
+  if (curl_path == NULL || g_getenv ("SWARM_PROXY_EXE") == NULL)
+    {
+      g_test_skip ("curl or SWARM_PROXY_EXE is missing");
+      return;
+    }
+
+  port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (target), NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (target, "run", G_CALLBACK (serve_cb), NULL);
+  g_socket_service_start (target);
+  target_url = g_strdup_printf ("http://127.0.0.1:%u/", port);
+
+  /* The saved settings keep local destinations closed. */
+  write_settings (scratch, FALSE);
+
+  headless_start (&headless, scratch, FALSE);
+  g_assert_true (wait_until (headless_sharing, &headless, WAIT_TIMEOUT_S));
+  rejected = fetch_through (&headless, curl_path, target_url);
+  headless_stop (&headless);
+
+  g_assert_true (g_str_has_prefix (rejected, "HTTP/1.1 502 "));
+  /* Headless, the advice is the flag, not a preference nobody can open. */
+  g_assert_nonnull (strstr (rejected, "--allow-private"));
+  g_assert_null (strstr (rejected, "preferences"));
+
+  /* A fresh folder with the same settings, so that the new ticket names
+   * this run's broker port. */
+  second_scratch = g_dir_make_tmp ("swarm-headless-XXXXXX", &error);
+  g_assert_no_error (error);
+  write_settings (second_scratch, FALSE);
+
+  headless_start (&headless, second_scratch, TRUE);
+  g_assert_true (wait_until (headless_sharing, &headless, WAIT_TIMEOUT_S));
+  allowed = fetch_through (&headless, curl_path, target_url);
+  headless_stop (&headless);
+
+  g_test_message ("response with --allow-private: %s", allowed);
+  g_assert_true (g_str_has_prefix (allowed, "HTTP/1.1 200 "));
+  g_assert_nonnull (strstr (allowed, TARGET_BODY));
 
   g_socket_service_stop (target);
 }
@@ -273,6 +358,8 @@ main (int argc, char **argv)
 
   g_test_add_func ("/desktop/headless/shares-and-reuses-ticket",
                    test_headless_shares_and_reuses_ticket);
+  g_test_add_func ("/desktop/headless/allow-private-flag",
+                   test_headless_allow_private_flag);
 
   return g_test_run ();
 }
