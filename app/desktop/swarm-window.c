@@ -73,8 +73,13 @@ swarm_format_ticket (SwarmStoredTicket *ticket,
       url = swarm_stored_ticket_dup_proxy_url (ticket);
       if (url == NULL)
         return NULL;
+      /* curl reads http_proxy only in lower case and https_proxy in both,
+       * while many other tools read only upper case, so all four are set.
+       * The single-quoted URL keeps the token literal in any POSIX shell. */
       quoted = g_shell_quote (url);
-      return g_strdup_printf ("export HTTPS_PROXY=%s\nexport HTTP_PROXY=%s\n", quoted, quoted);
+      return g_strdup_printf ("export http_proxy=%s\nexport https_proxy=%s\n"
+                              "export HTTP_PROXY=%s\nexport HTTPS_PROXY=%s\n",
+                              quoted, quoted, quoted, quoted);
 
     default:
       g_return_val_if_reached (NULL);

@@ -10,7 +10,7 @@ G_BEGIN_DECLS
 typedef enum {
   SWARM_COPY_FORMAT_JSON,   /* the ticket JSON a worker loads */
   SWARM_COPY_FORMAT_URL,    /* http://session_id:token@broker */
-  SWARM_COPY_FORMAT_SHELL,  /* export HTTPS_PROXY=… and export HTTP_PROXY=… */
+  SWARM_COPY_FORMAT_SHELL,  /* export http(s)_proxy=… in lower and upper case */
 } SwarmCopyFormat;
 
 #define SWARM_TYPE_WINDOW (swarm_window_get_type ())

@@ -534,6 +534,11 @@ test_window_copy_ticket_json (Fixture       *fixture,
   g_autofree char *copied = NULL;
   g_autofree char *shell = NULL;
   g_autofree char *url = NULL;
+  g_autofree char *script = NULL;
+  g_autofree char *shell_output = NULL;
+  g_autofree char *expected_output = NULL;
+  char *shell_argv[] = { "sh", "-c", NULL, NULL };
+  int shell_status = 0;
   g_autoptr(GError) error = NULL;
   SwarmStoredTicket *ticket;
   GtkListBoxRow *row;
@@ -572,8 +577,22 @@ test_window_copy_ticket_json (Fixture       *fixture,
   g_free (copied);
   copied = read_clipboard (fixture);
   url = swarm_stored_ticket_dup_proxy_url (ticket);
-  shell = g_strdup_printf ("export HTTPS_PROXY='%s'\nexport HTTP_PROXY='%s'\n", url, url);
+  shell = g_strdup_printf ("export http_proxy='%s'\nexport https_proxy='%s'\n"
+                           "export HTTP_PROXY='%s'\nexport HTTPS_PROXY='%s'\n",
+                           url, url, url, url);
   g_assert_cmpstr (copied, ==, shell);
+
+  /* A shell that runs the lines gets the URL back unchanged in all four. */
+  script = g_strconcat (copied, "printf '%s\\n' \"$http_proxy\" \"$https_proxy\" "
+                        "\"$HTTP_PROXY\" \"$HTTPS_PROXY\"", NULL);
+  shell_argv[2] = script;
+  g_assert_true (g_spawn_sync (NULL, shell_argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                               &shell_output, NULL, &shell_status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (shell_status, &error));
+  g_assert_no_error (error);
+  expected_output = g_strdup_printf ("%s\n%s\n%s\n%s\n", url, url, url, url);
+  g_assert_cmpstr (shell_output, ==, expected_output);
 
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window),
                                              "win.reveal-token", "s", "copy-test"));
