@@ -9,8 +9,10 @@
 
 #include <locale.h>
 #include <glib/gi18n.h>
+#ifdef G_OS_UNIX
 #include <glib-unix.h>
 #include <signal.h>
+#endif
 
 #include "swarm-cli.h"
 #include "swarm-desktop.h"
@@ -26,6 +28,7 @@ typedef struct {
   gboolean json;
 } HeadlessRun;
 
+#ifdef G_OS_UNIX
 static gboolean
 quit_on_signal_cb (gpointer user_data)
 {
@@ -35,6 +38,7 @@ quit_on_signal_cb (gpointer user_data)
   g_main_loop_quit (run->loop);
   return G_SOURCE_CONTINUE;
 }
+#endif
 
 static const char *
 state_name (SwarmProviderState state)
@@ -153,7 +157,9 @@ run_headless (gboolean json,
   g_autoptr(SwarmShare) share = swarm_share_new (settings, store);
   g_autoptr(GError) error = NULL;
   HeadlessRun run = { NULL, SWARM_EXIT_OK, json };
+#ifdef G_OS_UNIX
   guint sigint_id, sigterm_id;
+#endif
 
   swarm_share_use_command_line (share, allow_private);
 
@@ -169,13 +175,20 @@ run_headless (gboolean json,
   run.loop = g_main_loop_new (NULL, FALSE);
   g_signal_connect (share, "notify::state", G_CALLBACK (share_state_cb), &run);
   g_signal_connect (share, "notify::retry-seconds", G_CALLBACK (share_state_cb), &run);
+#ifdef G_OS_UNIX
   sigint_id = g_unix_signal_add (SIGINT, quit_on_signal_cb, &run);
   sigterm_id = g_unix_signal_add (SIGTERM, quit_on_signal_cb, &run);
+#else
+  /* TODO: on Windows, Ctrl+C ends the process without stopping the share
+   * first, so the broker sees the connection drop. */
+#endif
 
   g_main_loop_run (run.loop);
 
+#ifdef G_OS_UNIX
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
+#endif
   g_signal_handlers_disconnect_by_data (share, &run);
   swarm_share_stop (share);
   g_main_loop_unref (run.loop);
@@ -215,6 +228,18 @@ swarm_desktop_main (int       argc,
                                "set); run “swarm-proxy --no-gui” to share without a window"));
       return SWARM_EXIT_FAILURE;
     }
+
+  /* A variable that names a display no server listens on (a closed SSH
+   * forward, a stale Wayland socket) passes the check above, and
+   * GtkApplication would then exit without a hint.  gtk_init_check() opens
+   * the display here, and the application's own gtk_init() reuses it. */
+  if (!gtk_init_check ())
+    {
+      swarm_cli_print_error (_("the display named by WAYLAND_DISPLAY or DISPLAY cannot be "
+                               "opened; run “swarm-proxy --no-gui” to share without a window"));
+      return SWARM_EXIT_FAILURE;
+    }
+
   return swarm_application_run (argc > 0 ? argv[0] : "swarm-proxy", background);
 #else
   swarm_cli_print_error (_("this build has no window because it was built without GTK; "
