@@ -10,6 +10,10 @@
 #include "swarm-preferences.h"
 #include "swarm-window.h"
 
+/* How long a copy from the tray waits for the window to get the keyboard
+ * focus before it gives up with a toast. */
+#define COPY_FOCUS_TIMEOUT_S 5
+
 struct _SwarmApplication
 {
   AdwApplication parent_instance;
@@ -22,6 +26,11 @@ struct _SwarmApplication
   gboolean background;     /* started with --background */
   gboolean start_hidden;   /* the first activation shares instead of showing the window */
   gboolean background_hold; /* a --background start holds the application until Quit */
+
+  /* A tray copy that waits for the window to become active. */
+  SwarmWindow *copy_window;
+  gulong copy_active_handler;
+  guint copy_timeout_id;
 };
 
 G_DEFINE_FINAL_TYPE (SwarmApplication, swarm_application, ADW_TYPE_APPLICATION)
@@ -208,13 +217,66 @@ tray_share_toggled_cb (SwarmApplication *self,
 }
 
 static void
+cancel_pending_copy (SwarmApplication *self)
+{
+  if (self->copy_window != NULL)
+    g_clear_signal_handler (&self->copy_active_handler, self->copy_window);
+  g_clear_handle_id (&self->copy_timeout_id, g_source_remove);
+  g_clear_object (&self->copy_window);
+}
+
+static void
+copy_window_active_cb (SwarmWindow      *window,
+                       GParamSpec       *pspec,
+                       SwarmApplication *self)
+{
+  if (!gtk_window_is_active (GTK_WINDOW (window)))
+    return;
+
+  cancel_pending_copy (self);
+  swarm_window_copy_latest_ticket (window);
+}
+
+static gboolean
+copy_timeout_cb (gpointer user_data)
+{
+  SwarmApplication *self = SWARM_APPLICATION (user_data);
+  g_autoptr(SwarmWindow) window = g_steal_pointer (&self->copy_window);
+
+  self->copy_timeout_id = 0;
+  g_clear_signal_handler (&self->copy_active_handler, window);
+  g_message ("The window did not get the keyboard focus within %d s; "
+             "the ticket was not copied", COPY_FOCUS_TIMEOUT_S);
+
+  /* A window closed in the meantime has nowhere to show the toast. */
+  if (get_window (self) == window)
+    swarm_window_show_toast (window, _("Copying the ticket failed because the window did not "
+                                       "get the keyboard focus; use the copy button in the "
+                                       "window"));
+  return G_SOURCE_REMOVE;
+}
+
+static void
 tray_copy_ticket_cb (SwarmApplication *self,
                      const char       *token)
 {
-  /* Only a focused window may set the clipboard on Wayland. */
   SwarmWindow *window = present_window (self, token);
 
-  swarm_window_copy_latest_ticket (window);
+  cancel_pending_copy (self);
+
+  /* On Wayland only a client with the keyboard focus may set the
+   * clipboard, and a window presented just now gets it only later. */
+  if (gtk_window_is_active (GTK_WINDOW (window)))
+    {
+      swarm_window_copy_latest_ticket (window);
+      return;
+    }
+
+  g_debug ("Waiting for the window to become active before copying the ticket");
+  self->copy_window = g_object_ref (window);
+  self->copy_active_handler = g_signal_connect (window, "notify::is-active",
+                                                G_CALLBACK (copy_window_active_cb), self);
+  self->copy_timeout_id = g_timeout_add_seconds (COPY_FOCUS_TIMEOUT_S, copy_timeout_cb, self);
 }
 
 static void
@@ -411,6 +473,7 @@ swarm_application_shutdown (GApplication *application)
 
   if (self->share != NULL)
     swarm_share_stop (self->share);
+  cancel_pending_copy (self);
   g_clear_object (&self->tray);
 
   G_APPLICATION_CLASS (swarm_application_parent_class)->shutdown (application);
@@ -421,6 +484,7 @@ swarm_application_dispose (GObject *object)
 {
   SwarmApplication *self = SWARM_APPLICATION (object);
 
+  cancel_pending_copy (self);
   g_clear_object (&self->tray);
   g_clear_object (&self->share);
   g_clear_object (&self->store);

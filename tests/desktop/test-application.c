@@ -73,6 +73,12 @@ find_dialog (void)
 }
 
 static gboolean
+window_is_active (gpointer data)
+{
+  return gtk_window_is_active (GTK_WINDOW (data));
+}
+
+static gboolean
 has_no_window (gpointer data)
 {
   return find_window (SWARM_APPLICATION (data)) == NULL;
@@ -143,10 +149,16 @@ test_application_close_keeps_sharing (void)
   g_assert_true (wait_until (has_no_window, application, WAIT_TIMEOUT_S));
   g_assert_true (swarm_share_get_running (share));
 
-  /* Copy Latest Ticket in the tray brings a window back and copies. */
+  /* Copy Latest Ticket in the tray brings a window back and copies once the
+   * window is active, which a new window becomes only after mapping. */
   g_signal_emit_by_name (swarm_application_get_tray (application), "copy-ticket", NULL);
   window = find_window (application);
   g_assert_nonnull (window);
+  /* Wayland rejects a clipboard change from a window without focus, so
+   * nothing may be copied before the window is active. */
+  if (!gtk_window_is_active (GTK_WINDOW (window)))
+    g_assert_null (gdk_clipboard_get_content (gtk_widget_get_clipboard (GTK_WIDGET (window))));
+  g_assert_true (wait_until (window_is_active, window, WAIT_TIMEOUT_S));
   gdk_clipboard_read_text_async (gtk_widget_get_clipboard (GTK_WIDGET (window)), NULL,
                                  clipboard_read_cb, &read);
   g_assert_true (wait_until (clipboard_read_done, &read, WAIT_TIMEOUT_S));
