@@ -4,10 +4,15 @@
 
 #include "config.h"
 
+#include <glib/gi18n.h>
+
+/* SIGUSR1 and g_unix_signal_add() exist only on Unix.  Windows builds have
+ * no session report. */
+#ifdef G_OS_UNIX
 #include <signal.h>
 
-#include <glib/gi18n.h>
 #include <glib-unix.h>
+#endif
 
 #include "swarm-broker.h"
 #include "swarm-cli.h"
@@ -72,6 +77,7 @@ swarm_cli_start_broker (const char  *listen_address,
   return g_steal_pointer (&broker);
 }
 
+#ifdef G_OS_UNIX
 typedef struct {
   SwarmBroker *broker;
   gboolean json;
@@ -172,6 +178,7 @@ report_sessions_cb (gpointer user_data)
 
   return G_SOURCE_CONTINUE;
 }
+#endif /* G_OS_UNIX */
 
 static gboolean
 parse_open_timeout (const char *text,
@@ -217,8 +224,10 @@ swarm_cli_broker_main (int        argc,
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(SwarmBroker) broker = NULL;
   g_autoptr(GError) error = NULL;
+#ifdef G_OS_UNIX
   SessionReport report = { 0 };
   guint report_id;
+#endif
   guint open_timeout_ms;
   int status;
 
@@ -251,13 +260,17 @@ swarm_cli_broker_main (int        argc,
   if (broker == NULL)
     return status;
 
+#ifdef G_OS_UNIX
   report.broker = broker;
   report.json = json;
   report_id = g_unix_signal_add (SIGUSR1, report_sessions_cb, &report);
+#endif
 
   status = swarm_cli_run ();
 
+#ifdef G_OS_UNIX
   g_source_remove (report_id);
+#endif
   swarm_broker_stop (broker);
 
   return status;

@@ -4,12 +4,16 @@
 
 #include "config.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
+
+#ifdef G_OS_UNIX
+#include <signal.h>
+
 #include <glib-unix.h>
+#endif
 
 #include "swarm-cli.h"
 #include "swarm-log.h"
@@ -266,6 +270,7 @@ swarm_cli_check_field (const char  *what,
 static GMainLoop *run_loop;
 static int run_exit_status;
 
+#ifdef G_OS_UNIX
 static gboolean
 signal_received_cb (gpointer user_data)
 {
@@ -276,23 +281,34 @@ signal_received_cb (gpointer user_data)
 
   return G_SOURCE_CONTINUE;
 }
+#endif
 
 int
 swarm_cli_run (void)
 {
+#ifdef G_OS_UNIX
   guint sigint_id;
   guint sigterm_id;
+#endif
 
   run_loop = g_main_loop_new (NULL, FALSE);
   run_exit_status = SWARM_EXIT_OK;
 
+  /* NOTE: g_unix_signal_add() exists only on Unix, so Windows builds install
+   * no handler.  There Ctrl+C ends the process through the default console
+   * handler: no "stopping" log line, and the exit status is Windows'
+   * STATUS_CONTROL_C_EXIT, not the 0 that --help promises. */
+#ifdef G_OS_UNIX
   sigint_id = g_unix_signal_add (SIGINT, signal_received_cb, GINT_TO_POINTER (SIGINT));
   sigterm_id = g_unix_signal_add (SIGTERM, signal_received_cb, GINT_TO_POINTER (SIGTERM));
+#endif
 
   g_main_loop_run (run_loop);
 
+#ifdef G_OS_UNIX
   g_clear_handle_id (&sigint_id, g_source_remove);
   g_clear_handle_id (&sigterm_id, g_source_remove);
+#endif
   g_clear_pointer (&run_loop, g_main_loop_unref);
 
   return run_exit_status;

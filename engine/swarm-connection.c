@@ -13,6 +13,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#else
+/* On Windows this pulls in winsock2.h and ws2tcpip.h, which define
+ * IPPROTO_TCP and TCP_NODELAY for swarm_socket_tune(). */
+#include <gio/gnetworking.h>
 #endif
 
 /* Bytes requested from the kernel per read while looking for a head or a

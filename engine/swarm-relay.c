@@ -15,6 +15,13 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* Older macOS SDKs lack the flag.  Passing 0 is safe because
+ * ignore_sigpipe_once() ignores SIGPIPE for the whole process before any
+ * send(). */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
 #endif
 
 #include "swarm-http.h"

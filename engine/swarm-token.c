@@ -10,12 +10,20 @@
 #include "swarm-token.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+
+#ifdef G_OS_WIN32
+/* BCryptGenRandom() from bcrypt.dll, which engine/meson.build links on
+ * Windows.  It has been there since Windows Vista. */
+#include <windows.h>
+#include <bcrypt.h>
+#else
+#include <fcntl.h>
+#include <unistd.h>
+#endif
 
 /* getrandom(2) has been in Linux since 3.17 and in glibc since 2.25. */
 #if defined(__linux__)
@@ -35,6 +43,36 @@ wipe_bytes (guint8 *buffer,
     p[i] = 0;
 }
 
+#ifdef G_OS_WIN32
+static gboolean
+read_bcrypt (guint8  *buffer,
+             gsize    length,
+             GError **error)
+{
+  gsize done = 0;
+
+  /* The length parameter is a ULONG, 32 bits on Windows, so a larger
+   * request goes in several calls. */
+  while (done < length)
+    {
+      ULONG n = (ULONG) MIN (length - done, (gsize) G_MAXUINT32);
+      NTSTATUS status = BCryptGenRandom (NULL, buffer + done, n,
+                                         BCRYPT_USE_SYSTEM_PREFERRED_RNG);
+
+      if (!BCRYPT_SUCCESS (status))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       "Failed to read random bytes with BCryptGenRandom: NTSTATUS 0x%08lx",
+                       (unsigned long) status);
+          return FALSE;
+        }
+
+      done += n;
+    }
+
+  return TRUE;
+}
+#else
 static gboolean
 read_urandom (guint8  *buffer,
               gsize    length,
@@ -80,6 +118,7 @@ read_urandom (guint8  *buffer,
   g_close (fd, NULL);
   return TRUE;
 }
+#endif /* G_OS_WIN32 */
 
 gboolean
 swarm_random_bytes (guint8  *buffer,
@@ -122,6 +161,8 @@ swarm_random_bytes (guint8  *buffer,
 
     return TRUE;
   }
+#elif defined(G_OS_WIN32)
+  return read_bcrypt (buffer, length, error);
 #else
   return read_urandom (buffer, length, error);
 #endif
