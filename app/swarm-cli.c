@@ -19,9 +19,27 @@
 #include "swarm-log.h"
 #include "swarm-wire.h"
 
-const char *
-swarm_cli_get_help_footer (void)
+/* Returns the exit status table and the environment variables for the
+ * description part of --help.  Only `provider` reads SWARM_PROXY_TOKEN, so
+ * only its help lists it.  Each variant is one whole string, so that
+ * translators see the table in one piece. */
+static const char *
+get_help_footer (gboolean with_token_variable)
 {
+  if (with_token_variable)
+    return _("Exit status:\n"
+             "  0  success, or stopped by SIGINT or SIGTERM\n"
+             "  1  runtime failure: cannot listen, cannot read a file, expired ticket\n"
+             "  2  usage error: unknown option, missing or conflicting options,\n"
+             "     invalid value\n"
+             "\n"
+             "Environment:\n"
+             "  SWARM_PROXY_TOKEN  provider token, used when neither --token nor\n"
+             "                     --token-file is given\n"
+             "  G_MESSAGES_DEBUG   \"all\" adds debug lines to the log on stderr\n"
+             "\n"
+             "With --json, every line on stdout and stderr is one JSON object.");
+
   return _("Exit status:\n"
            "  0  success, or stopped by SIGINT or SIGTERM\n"
            "  1  runtime failure: cannot listen, cannot read a file, expired ticket\n"
@@ -29,11 +47,15 @@ swarm_cli_get_help_footer (void)
            "     invalid value\n"
            "\n"
            "Environment:\n"
-           "  SWARM_PROXY_TOKEN  provider token, used when neither --token nor\n"
-           "                     --token-file is given\n"
-           "  G_MESSAGES_DEBUG   \"all\" adds debug lines to the log on stderr\n"
+           "  G_MESSAGES_DEBUG  \"all\" adds debug lines to the log on stderr\n"
            "\n"
            "With --json, every line on stdout and stderr is one JSON object.");
+}
+
+const char *
+swarm_cli_get_help_footer (void)
+{
+  return get_help_footer (FALSE);
 }
 
 GOptionContext *
@@ -58,7 +80,8 @@ swarm_cli_option_context_new (const char         *subcommand,
   context = g_option_context_new (parameter_string);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   g_option_context_set_summary (context, summary);
-  g_option_context_set_description (context, swarm_cli_get_help_footer ());
+  g_option_context_set_description (context,
+                                    get_help_footer (g_str_equal (subcommand, "provider")));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_add_main_entries (context, json_entries, GETTEXT_PACKAGE);
 

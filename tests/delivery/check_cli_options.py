@@ -7,7 +7,8 @@ Usage: check_cli_options.py EXE COMPLETION MAN_PAGE
 For each subcommand, and for the global options, the options listed by
 `swarm-proxy [SUBCOMMAND] --help` must equal the ones the completion offers
 there, and each must appear in the man page. GLib's own --help-all and
---help-GROUP options are left out.
+--help-GROUP options are left out. Only the provider reads the token
+variable, so only its --help may list it.
 """
 
 import re
@@ -21,20 +22,26 @@ OPTION_PATTERN = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
 # "Application Options:", one per indented line such as "  -h, --help" or
 # "  --listen=HOST:PORT", and a blank line ends each section.
 OPTION_LINE_PATTERN = re.compile(r"^\s+(?:-\w, )?(--[a-z][a-z-]*)")
+TOKEN_VARIABLE = "SWARM_PROXY_TOKEN"
+TOKEN_SUBCOMMANDS = {"provider"}
 
 
-def options_in_help(exe, subcommand):
-    """Return the options that `swarm-proxy [SUBCOMMAND] --help` lists;
-    subcommand None lists the global options."""
+def run_help(exe, subcommand):
+    """Return the stdout of `swarm-proxy [SUBCOMMAND] --help`."""
     command = [exe, "--help"] if subcommand is None else [exe, subcommand, "--help"]
     result = subprocess.run(command, capture_output=True, text=True, check=False,
                             timeout=30)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited with "
                            f"{result.returncode}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def options_in_help(help_text):
+    """Return the options that a --help output lists."""
     options = set()
     in_options_section = False
-    for line in result.stdout.splitlines():
+    for line in help_text.splitlines():
         if line.strip().endswith("Options:"):
             in_options_section = True
         elif not line.strip():
@@ -67,11 +74,18 @@ def main():
     failures = []
     for subcommand in SUBCOMMANDS:
         try:
-            accepted = options_in_help(exe, subcommand)
+            help_text = run_help(exe, subcommand)
         except (RuntimeError, subprocess.TimeoutExpired) as error:
             failures.append(str(error))
             continue
+        accepted = options_in_help(help_text)
         name = subcommand or "swarm-proxy without a subcommand"
+        lists_token_variable = TOKEN_VARIABLE in help_text
+        if lists_token_variable and subcommand not in TOKEN_SUBCOMMANDS:
+            failures.append(f"the --help of {name} lists {TOKEN_VARIABLE}, "
+                            f"which only the provider reads")
+        elif not lists_token_variable and subcommand in TOKEN_SUBCOMMANDS:
+            failures.append(f"the --help of {name} lacks {TOKEN_VARIABLE}")
         completed = options_in_completion(completion_text, subcommand)
         if completed is None:
             failures.append(f"the completion has no case for {name}")
