@@ -38,7 +38,8 @@ expect() {
 
 expect "broker provider ticket share" swarm-proxy ""
 expect "broker provider ticket share" swarm-proxy --json ""
-expect "--json --no-gui --background --version --help" swarm-proxy -
+expect "--json --no-gui --background --allow-private --version --help" swarm-proxy -
+expect "--allow-private" swarm-proxy --no-gui --al
 expect "--listen --open-timeout --json --help" swarm-proxy broker -
 expect "--allow-private" swarm-proxy --json provider --broker 127.0.0.1:8787 --al
 expect "--ttl" swarm-proxy ticket --session-id demo --tt
