@@ -375,7 +375,9 @@ ensure_broker (SwarmShare  *self,
   broker = swarm_broker_new ();
   if (!swarm_broker_listen (broker, listen, error))
     {
-      g_prefix_error (error, "Failed to start the broker on %s: ", listen);
+      /* TRANSLATORS: %s is the listen address; the engine's error message,
+       * in English, follows. */
+      g_prefix_error (error, _("Failed to start the broker on %s: "), listen);
       return FALSE;
     }
   self->broker = g_steal_pointer (&broker);
@@ -447,12 +449,12 @@ swarm_share_start (SwarmShare         *self,
     {
     case SWARM_TICKET_STATUS_EXPIRED:
       g_set_error (error, SWARM_TICKET_ERROR, SWARM_TICKET_ERROR_EXPIRED,
-                   "The ticket of session %s has expired; create a new ticket",
+                   _("The ticket of session %s has expired; create a new ticket"),
                    swarm_stored_ticket_get_session_id (ticket));
       return FALSE;
     case SWARM_TICKET_STATUS_REVOKED:
       g_set_error (error, SWARM_TICKET_ERROR, SWARM_TICKET_ERROR_INVALID,
-                   "The ticket of session %s was revoked; create a new ticket",
+                   _("The ticket of session %s was revoked; create a new ticket"),
                    swarm_stored_ticket_get_session_id (ticket));
       return FALSE;
     case SWARM_TICKET_STATUS_IDLE:
@@ -464,7 +466,8 @@ swarm_share_start (SwarmShare         *self,
   if (swarm_stored_ticket_get_token (ticket) == NULL)
     {
       g_set_error (error, SWARM_TICKET_ERROR, SWARM_TICKET_ERROR_INVALID,
-                   "The token of session %s is missing from the keyring; create a new ticket",
+                   _("The token of session %s is missing from the keyring; "
+                     "create a new ticket"),
                    swarm_stored_ticket_get_session_id (ticket));
       return FALSE;
     }
@@ -483,8 +486,8 @@ swarm_share_start (SwarmShare         *self,
       if (connect_address == NULL)
         {
           g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                               "No remote broker address is set; enter one in the "
-                               "preferences or run a broker on this computer");
+                               _("No remote broker address is set; enter one in the "
+                                 "preferences or run a broker on this computer"));
           return FALSE;
         }
     }

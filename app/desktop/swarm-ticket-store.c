@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsecret/secret.h>
@@ -412,14 +413,14 @@ ensure_data_dir (SwarmTicketStore  *self,
       int saved_errno = errno;
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Failed to create %s: %s", self->data_dir, g_strerror (saved_errno));
+                   _("Failed to create %s: %s"), self->data_dir, g_strerror (saved_errno));
       return FALSE;
     }
   return TRUE;
 }
 
-/* Returns NULL when a Secret Service can be reached, else the reason.  The
- * check runs before libsecret is used, because libsecret without a bus tries
+/* Returns NULL when a Secret Service can be reached, else the reason,
+ * translated because the window shows it after "because".  The check runs before libsecret is used, because libsecret without a bus tries
  * to autolaunch one and without a provider of the name fails on every call. */
 static char *
 probe_secret_service (void)
@@ -438,11 +439,11 @@ probe_secret_service (void)
   runtime_bus = g_build_filename (g_get_user_runtime_dir (), "bus", NULL);
   if (g_getenv ("DBUS_SESSION_BUS_ADDRESS") == NULL
       && !g_file_test (runtime_bus, G_FILE_TEST_EXISTS))
-    return g_strdup ("there is no D-Bus session bus");
+    return g_strdup (_("there is no D-Bus session bus"));
 
   bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
   if (bus == NULL)
-    return g_strdup_printf ("the D-Bus session bus cannot be reached (%s)", error->message);
+    return g_strdup_printf (_("the D-Bus session bus cannot be reached (%s)"), error->message);
 
   reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                        "org.freedesktop.DBus", "NameHasOwner",
@@ -450,7 +451,7 @@ probe_secret_service (void)
                                        G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE,
                                        -1, NULL, &error);
   if (reply == NULL)
-    return g_strdup_printf ("the D-Bus session bus did not answer (%s)", error->message);
+    return g_strdup_printf (_("the D-Bus session bus did not answer (%s)"), error->message);
   g_variant_get (reply, "(b)", &has_owner);
   if (has_owner)
     return NULL;
@@ -469,7 +470,9 @@ probe_secret_service (void)
         return NULL;
     }
 
-  return g_strdup ("no Secret Service (" SECRET_SERVICE_NAME ") runs on the session bus");
+  /* TRANSLATORS: %s is the D-Bus name org.freedesktop.secrets. */
+  return g_strdup_printf (_("no Secret Service (%s) runs on the session bus"),
+                          SECRET_SERVICE_NAME);
 }
 
 static void
@@ -580,7 +583,8 @@ store_token (SwarmTicketStore  *self,
   if (self->keyring_problem == NULL)
     {
       g_autoptr(GError) local_error = NULL;
-      g_autofree char *label = g_strdup_printf ("Swarm Proxy token for session %s",
+      /* The label is what keyring managers such as Seahorse list. */
+      g_autofree char *label = g_strdup_printf (_("Swarm Proxy token for session %s"),
                                                 session_id);
 
       if (secret_password_store_sync (&token_schema, SECRET_COLLECTION_DEFAULT, label, token,
@@ -829,7 +833,7 @@ swarm_ticket_store_create (SwarmTicketStore  *self,
   if (swarm_ticket_store_lookup (self, session_id) != NULL)
     {
       g_set_error (error, SWARM_TICKET_ERROR, SWARM_TICKET_ERROR_INVALID,
-                   "A ticket for session %s exists already; pick another session id",
+                   _("A ticket for session %s exists already; pick another session id"),
                    session_id);
       return NULL;
     }
