@@ -5,17 +5,25 @@ flatpak-builder parses the manifest as it would for a build; with
 G_DEBUG=fatal-warnings an unknown key aborts it. The sandbox permissions are
 compared with the exact list the app needs, so a new permission is a
 deliberate change to this file and to the manifest.
+
+Usage: check_flatpak_manifest.py MANIFEST [WORKFLOW]
+
+With WORKFLOW, the GNOME version of its flatpak-github-actions container
+must equal the manifest's runtime-version, because the container comes with
+that version's SDK installed.
 """
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 
 APP_ID = "io.github.swarmproxy.SwarmProxy"
-MIN_GNOME_RUNTIME = 47
+MIN_GNOME_RUNTIME = 51
+CONTAINER_TAG_PATTERN = re.compile(r"flatpak-github-actions:gnome-(\d+)")
 
 # Network for the broker and provider, a display, and the tray watcher. The
 # keyring needs no permission because libsecret uses the Secret portal inside
@@ -31,8 +39,22 @@ EXPECTED_FINISH_ARGS = {
 }
 
 
+def check_container_tag(workflow_path, runtime_version, failures):
+    with open(workflow_path, encoding="utf-8") as f:
+        versions = CONTAINER_TAG_PATTERN.findall(f.read())
+    name = os.path.basename(workflow_path)
+    if not versions:
+        failures.append(f"{name} names no flatpak-github-actions:gnome-N container")
+    for version in versions:
+        if version != runtime_version:
+            failures.append(f"{name} builds in the gnome-{version} container, but the "
+                            f"manifest's runtime-version is {runtime_version!r}; "
+                            f"set both to the same GNOME version")
+
+
 def main():
     manifest_path = sys.argv[1]
+    workflow_path = sys.argv[2] if len(sys.argv) > 2 else None
     failures = []
 
     if shutil.which("flatpak-builder") is None:
@@ -64,6 +86,8 @@ def main():
     if not runtime_version.isdigit() or int(runtime_version) < MIN_GNOME_RUNTIME:
         failures.append(f"runtime-version is {runtime_version!r}, "
                         f"expected GNOME {MIN_GNOME_RUNTIME} or later")
+    if workflow_path is not None:
+        check_container_tag(workflow_path, runtime_version, failures)
     if manifest.get("command") != "swarm-proxy":
         failures.append(f"command is {manifest.get('command')!r}, expected swarm-proxy")
 
