@@ -466,6 +466,86 @@ test_tray_share_click (Fixture       *fixture,
 }
 
 static void
+count_new_icon_cb (GDBusConnection *connection,
+                   const char      *sender_name,
+                   const char      *object_path,
+                   const char      *interface_name,
+                   const char      *signal_name,
+                   GVariant        *parameters,
+                   gpointer         user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+typedef struct {
+  guint *count;
+  guint above;
+} CountAbove;
+
+static gboolean
+count_above (gpointer data)
+{
+  CountAbove *check = data;
+
+  return *check->count > check->above;
+}
+
+static char *
+dup_icon_name (Fixture *fixture)
+{
+  g_autoptr(GVariant) icon = get_item_property (fixture, "IconName");
+
+  return g_variant_dup_string (icon, NULL);
+}
+
+static void
+test_tray_tunnel_icon (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_autofree char *icon = NULL;
+  guint new_icons = 0;
+  CountAbove check = { &new_icons, 0 };
+  guint subscription;
+
+  g_assert_true (wait_until (tray_registered, fixture->tray, WAIT_TIMEOUT_S));
+  subscription = g_dbus_connection_signal_subscribe (
+    fixture->watcher.bus, g_dbus_connection_get_unique_name (fixture->tray_bus),
+    "org.kde.StatusNotifierItem", "NewIcon", SWARM_TRAY_ITEM_PATH, NULL,
+    G_DBUS_SIGNAL_FLAGS_NONE, count_new_icon_cb, &new_icons, NULL);
+
+  swarm_tray_set_sharing (fixture->tray, TRUE);
+  icon = dup_icon_name (fixture);
+  g_assert_cmpstr (icon, ==, APP_ID "-sharing-symbolic");
+
+  /* Open tunnels switch to the active icon, and hosts learn of it from a
+   * NewIcon signal. */
+  g_assert_true (wait_until (count_above, &check, WAIT_TIMEOUT_S));
+  check.above = new_icons;
+  swarm_tray_set_tunnel_count (fixture->tray, 2);
+  g_clear_pointer (&icon, g_free);
+  icon = dup_icon_name (fixture);
+  g_assert_cmpstr (icon, ==, APP_ID "-active-symbolic");
+  g_assert_true (wait_until (count_above, &check, WAIT_TIMEOUT_S));
+
+  /* The last tunnel closing goes back to the sharing icon. */
+  check.above = new_icons;
+  swarm_tray_set_tunnel_count (fixture->tray, 0);
+  g_clear_pointer (&icon, g_free);
+  icon = dup_icon_name (fixture);
+  g_assert_cmpstr (icon, ==, APP_ID "-sharing-symbolic");
+  g_assert_true (wait_until (count_above, &check, WAIT_TIMEOUT_S));
+
+  /* Without sharing, a stale tunnel count does not show the active icon. */
+  swarm_tray_set_tunnel_count (fixture->tray, 1);
+  swarm_tray_set_sharing (fixture->tray, FALSE);
+  g_clear_pointer (&icon, g_free);
+  icon = dup_icon_name (fixture);
+  g_assert_cmpstr (icon, ==, APP_ID);
+
+  g_dbus_connection_signal_unsubscribe (fixture->watcher.bus, subscription);
+}
+
+static void
 count_signal_cb (SwarmTray *tray,
                  gpointer   arg,
                  guint     *count)
@@ -518,6 +598,8 @@ main (int argc, char **argv)
               fixture_set_up, test_tray_menu_layout, fixture_tear_down);
   g_test_add ("/desktop/tray/share-click", Fixture, NULL,
               fixture_set_up, test_tray_share_click, fixture_tear_down);
+  g_test_add ("/desktop/tray/tunnel-icon", Fixture, NULL,
+              fixture_set_up, test_tray_tunnel_icon, fixture_tear_down);
   g_test_add ("/desktop/tray/activate", Fixture, NULL,
               fixture_set_up, test_tray_activate, fixture_tear_down);
 

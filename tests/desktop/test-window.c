@@ -380,6 +380,40 @@ bytes_down_above (gpointer data)
   return swarm_tunnel_get_bytes_down (check->tunnel) > check->above;
 }
 
+/* Returns the first action row below `widget` whose title starts with
+ * `prefix`, searching the widget tree depth first. */
+static AdwActionRow *
+find_action_row (GtkWidget  *widget,
+                 const char *prefix)
+{
+  if (ADW_IS_ACTION_ROW (widget)
+      && g_str_has_prefix (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), prefix))
+    return ADW_ACTION_ROW (widget);
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      AdwActionRow *found = find_action_row (child, prefix);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+typedef struct {
+  GtkWidget *root;
+  const char *prefix;
+} RowSearch;
+
+static gboolean
+has_action_row (gpointer data)
+{
+  RowSearch *search = data;
+
+  return find_action_row (search->root, search->prefix) != NULL;
+}
+
 static void
 test_window_curl_tunnel (Fixture       *fixture,
                          gconstpointer  data)
@@ -427,6 +461,25 @@ test_window_curl_tunnel (Fixture       *fixture,
   tunnel = g_list_model_get_item (swarm_share_get_tunnels (fixture->share), 0);
   g_assert_cmpstr (swarm_tunnel_get_host (tunnel), ==, "127.0.0.1");
   g_assert_cmpuint (swarm_tunnel_get_port (tunnel), ==, port);
+
+  /* The in-app broker lists curl's tunnel under the session on the
+   * Sessions page, as a "Worker" row that names the target. */
+  {
+    GtkWidget *session_row = GTK_WIDGET (gtk_list_box_get_row_at_index (
+      swarm_window_get_sessions_list (fixture->window), 0));
+    g_autofree char *worker_prefix = g_strdup_printf (_("Worker %s"), "127.0.0.1");
+    g_autofree char *expected_target = g_strdup_printf ("→ 127.0.0.1:%u", port);
+    RowSearch search = { session_row, worker_prefix };
+    AdwActionRow *worker_row;
+
+    g_assert_nonnull (session_row);
+    g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (session_row)), ==,
+                     swarm_stored_ticket_get_session_id (ticket));
+    g_assert_true (wait_until (has_action_row, &search, WAIT_TIMEOUT_S));
+    worker_row = find_action_row (session_row, worker_prefix);
+    g_assert_nonnull (worker_row);
+    g_assert_cmpstr (adw_action_row_get_subtitle (worker_row), ==, expected_target);
+  }
 
   /* The row shows the target and follows the byte counter upwards. */
   row = gtk_list_box_get_row_at_index (swarm_window_get_tunnels_list (fixture->window), 0);
@@ -603,6 +656,42 @@ test_window_copy_ticket_json (Fixture       *fixture,
 
   swarm_window_show_page (fixture->window, "tickets");
   save_screenshot (fixture, "tickets");
+}
+
+static void
+test_window_revoke_while_sharing (Fixture       *fixture,
+                                  gconstpointer  data)
+{
+  GtkSwitch *share_switch = swarm_window_get_share_switch (fixture->window);
+  g_autoptr(SwarmStoredTicket) ticket = NULL;
+  g_autofree char *session_id = NULL;
+  GtkListBoxRow *row;
+
+  gtk_switch_set_active (share_switch, TRUE);
+  g_assert_true (wait_until (is_sharing, fixture->share, WAIT_TIMEOUT_S));
+  ticket = g_object_ref (swarm_share_get_ticket (fixture->share));
+  session_id = g_strdup (swarm_stored_ticket_get_session_id (ticket));
+  g_assert_true (swarm_stored_ticket_get_shared (ticket));
+
+  /* Revoking the shared ticket stops the provider at once, because its
+   * token must not open tunnels any more. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window),
+                                             "win.revoke-ticket", "s", session_id));
+  g_assert_false (swarm_share_get_running (fixture->share));
+  g_assert_cmpint (swarm_share_get_state (fixture->share), ==, SWARM_PROVIDER_STATE_OFF);
+  g_assert_null (swarm_share_get_ticket (fixture->share));
+  g_assert_null (swarm_share_get_broker (fixture->share));
+  g_assert_false (gtk_switch_get_active (share_switch));
+  g_assert_false (swarm_stored_ticket_get_shared (ticket));
+  g_assert_true (swarm_stored_ticket_get_revoked (ticket));
+  g_assert_null (swarm_stored_ticket_get_token (ticket));
+
+  /* The row stays listed with the status "Revoked". */
+  row = gtk_list_box_get_row_at_index (swarm_window_get_tickets_list (fixture->window), 0);
+  g_assert_nonnull (row);
+  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==, session_id);
+  g_assert_true (g_str_has_prefix (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)),
+                                   _("Revoked")));
 }
 
 static void
@@ -787,6 +876,8 @@ main (int argc, char **argv)
               fixture_set_up, test_window_curl_tunnel, fixture_tear_down);
   g_test_add ("/desktop/window/copy-ticket-json", Fixture, NULL,
               fixture_set_up, test_window_copy_ticket_json, fixture_tear_down);
+  g_test_add ("/desktop/window/revoke-while-sharing", Fixture, NULL,
+              fixture_set_up, test_window_revoke_while_sharing, fixture_tear_down);
   g_test_add ("/desktop/window/ticket-expires", Fixture, NULL,
               fixture_set_up, test_window_ticket_expires, fixture_tear_down);
   g_test_add ("/desktop/window/preferences-bind-settings", Fixture, NULL,
