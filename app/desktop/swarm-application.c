@@ -382,6 +382,12 @@ swarm_application_startup (GApplication *application)
       if (self->tray == NULL)
         g_warning ("Failed to export the tray icon: %s", error->message);
     }
+  else
+    {
+      /* GApplication runs without a session bus, but a tray icon needs one. */
+      g_message ("No D-Bus session bus is available, so there is no tray icon. "
+                 "The window offers everything the tray menu does");
+    }
   if (self->tray != NULL)
     {
       g_signal_connect_object (self->tray, "activate", G_CALLBACK (tray_activate_cb), self,

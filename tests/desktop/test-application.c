@@ -1,6 +1,9 @@
 /* test-application.c: the application's hold, close note and tray wiring */
 #include "config.h"
 
+#include <signal.h>
+#include <string.h>
+
 #include "swarm-application.h"
 #include "swarm-window-private.h"
 
@@ -182,6 +185,100 @@ test_application_close_keeps_sharing (void)
   spin (100);
 }
 
+typedef struct {
+  GDataInputStream *lines;
+  GString *output;
+  gboolean found;
+  gboolean ended;
+} StderrScan;
+
+#define NO_TRAY_MESSAGE "there is no tray icon"
+
+static void
+stderr_line_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  StderrScan *scan = user_data;
+  g_autofree char *line = NULL;
+
+  line = g_data_input_stream_read_line_finish_utf8 (scan->lines, result, NULL, NULL);
+  if (line == NULL)
+    {
+      scan->ended = TRUE;
+      return;
+    }
+
+  g_string_append_printf (scan->output, "%s\n", line);
+  if (strstr (line, NO_TRAY_MESSAGE) != NULL)
+    {
+      scan->found = TRUE;
+      return;
+    }
+  g_data_input_stream_read_line_async (scan->lines, G_PRIORITY_DEFAULT, NULL,
+                                       stderr_line_cb, scan);
+}
+
+static gboolean
+stderr_scan_done (gpointer data)
+{
+  StderrScan *scan = data;
+
+  return scan->found || scan->ended;
+}
+
+/* Without a session bus the app still opens its window, and its log says
+ * once why no tray icon appears. */
+static void
+test_application_no_bus_message (void)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *missing_socket = NULL;
+  StderrScan scan = { NULL, NULL, FALSE, FALSE };
+  gboolean scanned;
+  gboolean exited_early;
+
+  if (g_getenv ("SWARM_PROXY_EXE") == NULL)
+    {
+      g_test_skip ("SWARM_PROXY_EXE is not set; run the test through meson");
+      return;
+    }
+
+  /* A socket path that does not exist makes every bus connection fail,
+   * without GLib falling back to autolaunching a bus. */
+  missing_socket = g_build_filename (g_get_tmp_dir (), "swarm-test-no-bus", "socket", NULL);
+  address = g_strdup_printf ("unix:path=%s", missing_socket);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", address, TRUE);
+  g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "", TRUE);
+  process = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("SWARM_PROXY_EXE"), NULL);
+  g_assert_no_error (error);
+
+  scan.lines = g_data_input_stream_new (g_subprocess_get_stderr_pipe (process));
+  scan.output = g_string_new (NULL);
+  g_data_input_stream_read_line_async (scan.lines, G_PRIORITY_DEFAULT, NULL,
+                                       stderr_line_cb, &scan);
+  scanned = wait_until (stderr_scan_done, &scan, WAIT_TIMEOUT_S);
+  g_test_message ("swarm-proxy output:\n%s", scan.output->str);
+
+  /* The app runs on after the message, so it is stopped here before any
+   * check can end the test; it must not have exited on its own. */
+  exited_early = scan.ended;
+  g_subprocess_send_signal (process, SIGTERM);
+  g_assert_true (g_subprocess_wait (process, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (scanned);
+  g_assert_true (scan.found);
+  g_assert_false (exited_early);
+
+  g_object_unref (scan.lines);
+  g_string_free (scan.output, TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -193,6 +290,8 @@ main (int argc, char **argv)
 
   g_test_add_func ("/desktop/application/close-keeps-sharing",
                    test_application_close_keeps_sharing);
+  g_test_add_func ("/desktop/application/no-bus-message",
+                   test_application_no_bus_message);
 
   return g_test_run ();
 }
