@@ -227,8 +227,8 @@ stderr_scan_done (gpointer data)
   return scan->found || scan->ended;
 }
 
-/* Without a session bus the app still opens its window, and its log says
- * once why no tray icon appears. */
+/* Without a session bus the app keeps running and logs once why no tray
+ * icon appears. */
 static void
 test_application_no_bus_message (void)
 {
@@ -265,8 +265,8 @@ test_application_no_bus_message (void)
   scanned = wait_until (stderr_scan_done, &scan, WAIT_TIMEOUT_S);
   g_test_message ("swarm-proxy output:\n%s", scan.output->str);
 
-  /* The app runs on after the message, so it is stopped here before any
-   * check can end the test; it must not have exited on its own. */
+  /* The app keeps running after the message, so the test stops it before
+   * any check can fail. It must not have exited on its own. */
   exited_early = scan.ended;
   g_subprocess_send_signal (process, SIGTERM);
   g_assert_true (g_subprocess_wait (process, NULL, &error));
