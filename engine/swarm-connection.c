@@ -523,8 +523,13 @@ swarm_socket_tune (GSocket  *socket,
     return;
 
   g_socket_set_keepalive (socket, TRUE);
-#if defined(TCP_KEEPIDLE) && defined(TCP_KEEPINTVL) && defined(TCP_KEEPCNT)
+#if defined(TCP_KEEPIDLE)
   g_socket_set_option (socket, IPPROTO_TCP, TCP_KEEPIDLE, KEEPALIVE_IDLE_S, NULL);
+#elif defined(TCP_KEEPALIVE)
+  /* macOS names the idle time TCP_KEEPALIVE. */
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_KEEPALIVE, KEEPALIVE_IDLE_S, NULL);
+#endif
+#if defined(TCP_KEEPINTVL) && defined(TCP_KEEPCNT)
   g_socket_set_option (socket, IPPROTO_TCP, TCP_KEEPINTVL, KEEPALIVE_INTERVAL_S, NULL);
   g_socket_set_option (socket, IPPROTO_TCP, TCP_KEEPCNT, KEEPALIVE_COUNT, NULL);
 #endif
