@@ -1,6 +1,8 @@
 /* test-application.c: the application's hold, close note and tray wiring */
 #include "config.h"
 
+#include "desktop-test-utils.h"
+
 #include <signal.h>
 #include <string.h>
 
@@ -9,36 +11,12 @@
 
 #define WAIT_TIMEOUT_S 15
 
-typedef gboolean (*Condition) (gpointer data);
-
-static gboolean
-timeout_cb (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-wait_until (Condition condition,
-            gpointer  data,
-            guint     seconds)
-{
-  gboolean timed_out = FALSE;
-  guint id = g_timeout_add_seconds (seconds, timeout_cb, &timed_out);
-
-  while (!condition (data) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  if (!timed_out)
-    g_source_remove (id);
-  return !timed_out;
-}
-
 static void
 spin (guint milliseconds)
 {
   gboolean done = FALSE;
 
-  g_timeout_add (milliseconds, timeout_cb, &done);
+  g_timeout_add (milliseconds, swarm_test_set_flag_cb, &done);
   while (!done)
     g_main_context_iteration (NULL, TRUE);
 }
@@ -137,7 +115,7 @@ test_application_close_keeps_sharing (void)
 
   swarm_application_set_sharing (application, TRUE);
   g_assert_true (swarm_share_get_running (share));
-  g_assert_true (wait_until (is_sharing, share, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (is_sharing, share, WAIT_TIMEOUT_S));
   g_assert_true (swarm_tray_get_sharing (swarm_application_get_tray (application)));
 
   /* The first close while sharing shows the note instead of closing. */
@@ -149,7 +127,7 @@ test_application_close_keeps_sharing (void)
   g_assert_nonnull (find_window (application));
 
   adw_message_dialog_response (dialog, "ok");
-  g_assert_true (wait_until (has_no_window, application, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (has_no_window, application, WAIT_TIMEOUT_S));
   g_assert_true (swarm_share_get_running (share));
 
   /* Copy Latest Ticket in the tray brings a window back and copies once the
@@ -161,10 +139,10 @@ test_application_close_keeps_sharing (void)
    * nothing may be copied before the window is active. */
   if (!gtk_window_is_active (GTK_WINDOW (window)))
     g_assert_null (gdk_clipboard_get_content (gtk_widget_get_clipboard (GTK_WIDGET (window))));
-  g_assert_true (wait_until (window_is_active, window, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (window_is_active, window, WAIT_TIMEOUT_S));
   gdk_clipboard_read_text_async (gtk_widget_get_clipboard (GTK_WIDGET (window)), NULL,
                                  clipboard_read_cb, &read);
-  g_assert_true (wait_until (clipboard_read_done, &read, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (clipboard_read_done, &read, WAIT_TIMEOUT_S));
   expected_ticket = swarm_stored_ticket_to_ticket (swarm_share_get_ticket (share));
   expected = swarm_ticket_to_json (expected_ticket, TRUE);
   g_assert_cmpstr (read.text, ==, expected);
@@ -172,7 +150,7 @@ test_application_close_keeps_sharing (void)
 
   /* The second close while sharing closes at once. */
   gtk_window_close (GTK_WINDOW (window));
-  g_assert_true (wait_until (has_no_window, application, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (has_no_window, application, WAIT_TIMEOUT_S));
   g_assert_null (find_dialog ());
   g_assert_true (swarm_share_get_running (share));
 
@@ -262,7 +240,7 @@ test_application_no_bus_message (void)
   scan.output = g_string_new (NULL);
   g_data_input_stream_read_line_async (scan.lines, G_PRIORITY_DEFAULT, NULL,
                                        stderr_line_cb, &scan);
-  scanned = wait_until (stderr_scan_done, &scan, WAIT_TIMEOUT_S);
+  scanned = swarm_test_wait_until (stderr_scan_done, &scan, WAIT_TIMEOUT_S);
   g_test_message ("swarm-proxy output:\n%s", scan.output->str);
 
   /* The app keeps running after the message, so the test stops it before

@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include "desktop-test-utils.h"
+
 #include <glib/gstdio.h>
 #include <X11/Xlib.h>
 #include <X11/Xatom.h>
@@ -19,36 +21,12 @@
 #define POLL_INTERVAL_MS 200
 #define TARGET_BODY "hello through the background share\n"
 
-typedef gboolean (*Condition) (gpointer data);
-
-static gboolean
-timeout_cb (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-wait_until (Condition condition,
-            gpointer  data,
-            guint     seconds)
-{
-  gboolean timed_out = FALSE;
-  guint id = g_timeout_add_seconds (seconds, timeout_cb, &timed_out);
-
-  while (!condition (data) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  if (!timed_out)
-    g_source_remove (id);
-  return !timed_out;
-}
-
 static void
 spin (guint milliseconds)
 {
   gboolean done = FALSE;
 
-  g_timeout_add (milliseconds, timeout_cb, &done);
+  g_timeout_add (milliseconds, swarm_test_set_flag_cb, &done);
   while (!done)
     g_main_context_iteration (NULL, TRUE);
 }
@@ -56,7 +34,7 @@ spin (guint milliseconds)
 /* Polls `condition` every POLL_INTERVAL_MS, for conditions that no event
  * in this process signals. */
 static gboolean
-poll_until (Condition condition,
+poll_until (SwarmTestCondition condition,
             gpointer  data,
             guint     seconds)
 {
@@ -272,10 +250,10 @@ wait_for_exit (GSubprocess *process)
   Exit exit_wait = { FALSE };
 
   g_subprocess_wait_async (process, NULL, exit_cb, &exit_wait);
-  if (!wait_until (exit_done, &exit_wait, WAIT_TIMEOUT_S))
+  if (!swarm_test_wait_until (exit_done, &exit_wait, WAIT_TIMEOUT_S))
     {
       g_subprocess_force_exit (process);
-      wait_until (exit_done, &exit_wait, WAIT_TIMEOUT_S);
+      swarm_test_wait_until (exit_done, &exit_wait, WAIT_TIMEOUT_S);
       return -1;
     }
   if (!g_subprocess_get_if_exited (process))
@@ -327,7 +305,7 @@ assert_fetch_through_stored_ticket (const char *curl_path,
                            "--proxy", proxy_url, target_url, NULL);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8_async (curl, NULL, NULL, curl_done_cb, &body);
-  g_assert_true (wait_until (string_set, &body, WAIT_TIMEOUT_S + 10));
+  g_assert_true (swarm_test_wait_until (string_set, &body, WAIT_TIMEOUT_S + 10));
   g_assert_cmpstr (body, ==, TARGET_BODY);
 }
 

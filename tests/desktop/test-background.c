@@ -1,6 +1,8 @@
 /* test-background.c: RequestBackground against a fake portal */
 #include "config.h"
 
+#include "desktop-test-utils.h"
+
 #include "swarm-background.h"
 
 #define WAIT_TIMEOUT_S 15
@@ -39,30 +41,6 @@ typedef struct {
   gboolean grant_autostart;
   GVariant *options;          /* the options of the last request */
 } FakePortal;
-
-typedef gboolean (*Condition) (gpointer data);
-
-static gboolean
-timeout_cb (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-wait_until (Condition condition,
-            gpointer  data,
-            guint     seconds)
-{
-  gboolean timed_out = FALSE;
-  guint id = g_timeout_add_seconds (seconds, timeout_cb, &timed_out);
-
-  while (!condition (data) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  if (!timed_out)
-    g_source_remove (id);
-  return !timed_out;
-}
 
 static void
 portal_method_cb (GDBusConnection       *connection,
@@ -135,7 +113,7 @@ fake_portal_start (FakePortal *portal,
   portal->owner_id = g_bus_own_name_on_connection (portal->bus, PORTAL_NAME,
                                                    G_BUS_NAME_OWNER_FLAGS_REPLACE,
                                                    name_acquired_cb, NULL, portal, NULL);
-  g_assert_true (wait_until (portal_owned, portal, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (portal_owned, portal, WAIT_TIMEOUT_S));
 }
 
 static void
@@ -181,7 +159,7 @@ run_request (gboolean  autostart,
   memset (request, 0, sizeof *request);
   swarm_background_request_async (bus, "", "test reason", autostart, NULL,
                                   request_done_cb, request);
-  g_assert_true (wait_until (request_done, request, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (request_done, request, WAIT_TIMEOUT_S));
 }
 
 static void

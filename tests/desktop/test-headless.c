@@ -1,6 +1,8 @@
 /* test-headless.c: swarm-proxy --no-gui shares from saved settings */
 #include "config.h"
 
+#include "desktop-test-utils.h"
+
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
@@ -8,30 +10,6 @@
 /* Upper bound for each wait on the child process and curl. */
 #define WAIT_TIMEOUT_S 15
 #define TARGET_BODY "hello through the headless share\n"
-
-typedef gboolean (*Condition) (gpointer data);
-
-static gboolean
-timeout_cb (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-wait_until (Condition condition,
-            gpointer  data,
-            guint     seconds)
-{
-  gboolean timed_out = FALSE;
-  guint id = g_timeout_add_seconds (seconds, timeout_cb, &timed_out);
-
-  while (!condition (data) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  if (!timed_out)
-    g_source_remove (id);
-  return !timed_out;
-}
 
 static gboolean
 serve_cb (GThreadedSocketService *service,
@@ -164,7 +142,7 @@ static void
 headless_stop (Headless *headless)
 {
   g_subprocess_send_signal (headless->process, SIGTERM);
-  g_assert_true (wait_until (headless_eof, headless, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (headless_eof, headless, WAIT_TIMEOUT_S));
   g_assert_true (g_subprocess_wait (headless->process, NULL, NULL));
   g_assert_true (g_subprocess_get_if_exited (headless->process));
   g_assert_cmpint (g_subprocess_get_exit_status (headless->process), ==, 0);
@@ -246,7 +224,7 @@ test_headless_shares_and_reuses_ticket (void)
 
   write_settings (scratch, TRUE);
   headless_start (&headless, scratch, FALSE);
-  g_assert_true (wait_until (headless_sharing, &headless, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (headless_sharing, &headless, WAIT_TIMEOUT_S));
   g_assert_false (headless.eof);
   g_assert_nonnull (headless.proxy_url);
   /* The ticket names the bound port, not the 0 of the settings. */
@@ -257,7 +235,7 @@ test_headless_shares_and_reuses_ticket (void)
                            "--proxy", headless.proxy_url, target_url, NULL);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8_async (curl, NULL, NULL, curl_done_cb, &body);
-  g_assert_true (wait_until (string_set, &body, WAIT_TIMEOUT_S + 10));
+  g_assert_true (swarm_test_wait_until (string_set, &body, WAIT_TIMEOUT_S + 10));
   g_assert_cmpstr (body, ==, TARGET_BODY);
 
   first_session = g_strdup (headless.session_id);
@@ -265,7 +243,7 @@ test_headless_shares_and_reuses_ticket (void)
 
   /* A second start shares the stored ticket again, token from the keyring. */
   headless_start (&headless, scratch, FALSE);
-  g_assert_true (wait_until (headless_sharing, &headless, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (headless_sharing, &headless, WAIT_TIMEOUT_S));
   g_assert_cmpstr (headless.session_id, ==, first_session);
   headless_stop (&headless);
 
@@ -288,7 +266,7 @@ fetch_through (Headless   *headless,
                            "--proxy", headless->proxy_url, target_url, NULL);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8_async (curl, NULL, NULL, curl_done_cb, &body);
-  g_assert_true (wait_until (string_set, &body, WAIT_TIMEOUT_S + 10));
+  g_assert_true (swarm_test_wait_until (string_set, &body, WAIT_TIMEOUT_S + 10));
 
   return body;
 }
@@ -324,7 +302,7 @@ test_headless_allow_private_flag (void)
   write_settings (scratch, FALSE);
 
   headless_start (&headless, scratch, FALSE);
-  g_assert_true (wait_until (headless_sharing, &headless, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (headless_sharing, &headless, WAIT_TIMEOUT_S));
   rejected = fetch_through (&headless, curl_path, target_url);
   headless_stop (&headless);
 
@@ -340,7 +318,7 @@ test_headless_allow_private_flag (void)
   write_settings (second_scratch, FALSE);
 
   headless_start (&headless, second_scratch, TRUE);
-  g_assert_true (wait_until (headless_sharing, &headless, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (headless_sharing, &headless, WAIT_TIMEOUT_S));
   allowed = fetch_through (&headless, curl_path, target_url);
   headless_stop (&headless);
 

@@ -1,6 +1,8 @@
 /* test-tray.c: the tray item on a private bus with a fake watcher */
 #include "config.h"
 
+#include "desktop-test-utils.h"
+
 #include <glib/gstdio.h>
 
 #include "swarm-share.h"
@@ -37,30 +39,6 @@ typedef struct {
   SwarmShare *share;
   SwarmTray *tray;
 } Fixture;
-
-typedef gboolean (*Condition) (gpointer data);
-
-static gboolean
-timeout_cb (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-wait_until (Condition condition,
-            gpointer  data,
-            guint     seconds)
-{
-  gboolean timed_out = FALSE;
-  guint id = g_timeout_add_seconds (seconds, timeout_cb, &timed_out);
-
-  while (!condition (data) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  if (!timed_out)
-    g_source_remove (id);
-  return !timed_out;
-}
 
 static void
 watcher_method_cb (GDBusConnection       *connection,
@@ -103,7 +81,7 @@ fake_watcher_own (FakeWatcher *watcher)
   watcher->owner_id = g_bus_own_name_on_connection (watcher->bus, SWARM_TRAY_WATCHER_NAME,
                                                     G_BUS_NAME_OWNER_FLAGS_NONE,
                                                     name_acquired_cb, NULL, watcher, NULL);
-  g_assert_true (wait_until (watcher_owned, watcher, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (watcher_owned, watcher, WAIT_TIMEOUT_S));
 }
 
 static void
@@ -281,7 +259,7 @@ call_tray (Fixture    *fixture,
                           path, interface, method, parameters,
                           reply_type != NULL ? G_VARIANT_TYPE (reply_type) : NULL,
                           G_DBUS_CALL_FLAGS_NONE, 5000, NULL, call_done_cb, &call);
-  g_assert_true (wait_until (call_done, &call, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (call_done, &call, WAIT_TIMEOUT_S));
   g_assert_no_error (call.error);
   return call.reply;
 }
@@ -310,7 +288,7 @@ test_tray_registers (Fixture       *fixture,
   g_autoptr(GVariant) item_is_menu = NULL;
   g_autoptr(GVariant) category = NULL;
 
-  g_assert_true (wait_until (tray_registered, fixture->tray, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (tray_registered, fixture->tray, WAIT_TIMEOUT_S));
   g_assert_cmpuint (fixture->watcher.registrations->len, ==, 1);
   expected = g_strdup_printf ("%s %s", g_dbus_connection_get_unique_name (fixture->tray_bus),
                               g_dbus_connection_get_unique_name (fixture->tray_bus));
@@ -330,13 +308,13 @@ static void
 test_tray_reregisters (Fixture       *fixture,
                        gconstpointer  data)
 {
-  g_assert_true (wait_until (tray_registered, fixture->tray, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (tray_registered, fixture->tray, WAIT_TIMEOUT_S));
 
   /* The panel restarts: the name goes away and comes back. */
   g_clear_handle_id (&fixture->watcher.owner_id, g_bus_unown_name);
-  g_assert_true (wait_until (tray_unregistered, fixture->tray, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (tray_unregistered, fixture->tray, WAIT_TIMEOUT_S));
   fake_watcher_own (&fixture->watcher);
-  g_assert_true (wait_until (tray_registered, fixture->tray, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (tray_registered, fixture->tray, WAIT_TIMEOUT_S));
   g_assert_cmpuint (fixture->watcher.registrations->len, ==, 2);
 }
 
@@ -443,14 +421,14 @@ test_tray_share_click (Fixture       *fixture,
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) icon = NULL;
 
-  g_assert_true (wait_until (tray_registered, fixture->tray, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (tray_registered, fixture->tray, WAIT_TIMEOUT_S));
 
   reply = call_tray (fixture, SWARM_TRAY_MENU_PATH, "com.canonical.dbusmenu", "Event",
                      g_variant_new ("(isvu)", SWARM_TRAY_MENU_SHARE, "clicked",
                                     g_variant_new_int32 (0), 0), NULL);
 
   g_assert_true (swarm_share_get_running (fixture->share));
-  g_assert_true (wait_until (is_sharing, fixture->share, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (is_sharing, fixture->share, WAIT_TIMEOUT_S));
   g_assert_true (swarm_tray_get_sharing (fixture->tray));
   g_assert_cmpint (share_toggle_state (fixture), ==, 1);
   icon = get_item_property (fixture, "IconName");
@@ -507,7 +485,7 @@ test_tray_tunnel_icon (Fixture       *fixture,
   CountAbove check = { &new_icons, 0 };
   guint subscription;
 
-  g_assert_true (wait_until (tray_registered, fixture->tray, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (tray_registered, fixture->tray, WAIT_TIMEOUT_S));
   subscription = g_dbus_connection_signal_subscribe (
     fixture->watcher.bus, g_dbus_connection_get_unique_name (fixture->tray_bus),
     "org.kde.StatusNotifierItem", "NewIcon", SWARM_TRAY_ITEM_PATH, NULL,
@@ -519,13 +497,13 @@ test_tray_tunnel_icon (Fixture       *fixture,
 
   /* Open tunnels switch to the active icon, and hosts learn of it from a
    * NewIcon signal. */
-  g_assert_true (wait_until (count_above, &check, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (count_above, &check, WAIT_TIMEOUT_S));
   check.above = new_icons;
   swarm_tray_set_tunnel_count (fixture->tray, 2);
   g_clear_pointer (&icon, g_free);
   icon = dup_icon_name (fixture);
   g_assert_cmpstr (icon, ==, APP_ID "-active-symbolic");
-  g_assert_true (wait_until (count_above, &check, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (count_above, &check, WAIT_TIMEOUT_S));
 
   /* The last tunnel closing goes back to the sharing icon. */
   check.above = new_icons;
@@ -533,7 +511,7 @@ test_tray_tunnel_icon (Fixture       *fixture,
   g_clear_pointer (&icon, g_free);
   icon = dup_icon_name (fixture);
   g_assert_cmpstr (icon, ==, APP_ID "-sharing-symbolic");
-  g_assert_true (wait_until (count_above, &check, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (count_above, &check, WAIT_TIMEOUT_S));
 
   /* Without sharing, a stale tunnel count does not show the active icon. */
   swarm_tray_set_tunnel_count (fixture->tray, 1);

@@ -1,6 +1,8 @@
 /* test-window.c: the window against a real broker, provider and curl */
 #include "config.h"
 
+#include "desktop-test-utils.h"
+
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
@@ -25,37 +27,12 @@ typedef struct {
   SwarmWindow *window;
 } Fixture;
 
-typedef gboolean (*Condition) (gpointer data);
-
-static gboolean
-timeout_cb (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* Runs the main loop until `condition` holds; FALSE after `seconds`. */
-static gboolean
-wait_until (Condition condition,
-            gpointer  data,
-            guint     seconds)
-{
-  gboolean timed_out = FALSE;
-  guint id = g_timeout_add_seconds (seconds, timeout_cb, &timed_out);
-
-  while (!condition (data) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  if (!timed_out)
-    g_source_remove (id);
-  return !timed_out;
-}
-
 static void
 spin (guint milliseconds)
 {
   gboolean done = FALSE;
 
-  g_timeout_add (milliseconds, timeout_cb, &done);
+  g_timeout_add (milliseconds, swarm_test_set_flag_cb, &done);
   while (!done)
     g_main_context_iteration (NULL, TRUE);
 }
@@ -299,7 +276,7 @@ test_window_toggle_shares (Fixture       *fixture,
 
   g_assert_true (swarm_share_get_running (fixture->share));
   g_assert_nonnull (swarm_share_get_broker (fixture->share));
-  g_assert_true (wait_until (is_sharing, fixture->share, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (is_sharing, fixture->share, WAIT_TIMEOUT_S));
   g_assert_cmpstr (gtk_label_get_label (swarm_window_get_state_label (fixture->window)), ==,
                    _("Sharing"));
   gtk_test_accessible_assert_state (GTK_ACCESSIBLE (share_switch),
@@ -442,7 +419,7 @@ test_window_curl_tunnel (Fixture       *fixture,
 
   target = start_slow_target (&port);
   gtk_switch_set_active (swarm_window_get_share_switch (fixture->window), TRUE);
-  g_assert_true (wait_until (is_sharing, fixture->share, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (is_sharing, fixture->share, WAIT_TIMEOUT_S));
 
   ticket = swarm_share_get_ticket (fixture->share);
   broker_address = swarm_broker_dup_listen_address (swarm_share_get_broker (fixture->share));
@@ -457,7 +434,7 @@ test_window_curl_tunnel (Fixture       *fixture,
   g_assert_no_error (error);
   g_subprocess_wait_check_async (curl, NULL, curl_done_cb, &curl_error);
 
-  g_assert_true (wait_until (has_tunnel, fixture->share, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (has_tunnel, fixture->share, WAIT_TIMEOUT_S));
   tunnel = g_list_model_get_item (swarm_share_get_tunnels (fixture->share), 0);
   g_assert_cmpstr (swarm_tunnel_get_host (tunnel), ==, "127.0.0.1");
   g_assert_cmpuint (swarm_tunnel_get_port (tunnel), ==, port);
@@ -475,7 +452,7 @@ test_window_curl_tunnel (Fixture       *fixture,
     g_assert_nonnull (session_row);
     g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (session_row)), ==,
                      swarm_stored_ticket_get_session_id (ticket));
-    g_assert_true (wait_until (has_action_row, &search, WAIT_TIMEOUT_S));
+    g_assert_true (swarm_test_wait_until (has_action_row, &search, WAIT_TIMEOUT_S));
     worker_row = find_action_row (session_row, worker_prefix);
     g_assert_nonnull (worker_row);
     g_assert_cmpstr (adw_action_row_get_subtitle (worker_row), ==, expected_target);
@@ -490,9 +467,9 @@ test_window_curl_tunnel (Fixture       *fixture,
 
   check.tunnel = tunnel;
   check.above = 0;
-  g_assert_true (wait_until (bytes_down_above, &check, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (bytes_down_above, &check, WAIT_TIMEOUT_S));
   check.above = swarm_tunnel_get_bytes_down (tunnel);
-  g_assert_true (wait_until (bytes_down_above, &check, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (bytes_down_above, &check, WAIT_TIMEOUT_S));
   g_assert_cmpuint (swarm_tunnel_get_bytes_down (tunnel), >, check.above);
   g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "↓"));
 
@@ -506,14 +483,14 @@ test_window_curl_tunnel (Fixture       *fixture,
   spin (2100);
   save_screenshot (fixture, "tunnels");
 
-  g_assert_true (wait_until (subprocess_done, curl, 40));
+  g_assert_true (swarm_test_wait_until (subprocess_done, curl, 40));
   g_assert_no_error (curl_error);
 
   /* The totals keep the bytes of the closed tunnel: the whole body. */
   {
     guint64 up = 0, down = 0;
 
-    g_assert_true (wait_until (has_no_tunnel, fixture->share, WAIT_TIMEOUT_S));
+    g_assert_true (swarm_test_wait_until (has_no_tunnel, fixture->share, WAIT_TIMEOUT_S));
     swarm_share_get_total_bytes (fixture->share, &up, &down);
     g_assert_cmpuint (down, >=, (guint64) CHUNK_BYTES * CHUNKS);
     g_assert_cmpuint (up, >, 0);
@@ -531,7 +508,7 @@ test_window_curl_tunnel (Fixture       *fixture,
                            "--write-out", "\n%{http_code}", target_url, NULL);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8_async (curl, NULL, NULL, curl_output_cb, &rejection);
-  g_assert_true (wait_until (string_set, &rejection, 40));
+  g_assert_true (swarm_test_wait_until (string_set, &rejection, 40));
   g_test_message ("rejection: %s", rejection);
   g_assert_true (g_str_has_suffix (rejection, "\n502"));
   g_assert_nonnull (strstr (rejection, "destination 127.0.0.1 is a loopback address; "));
@@ -573,7 +550,7 @@ read_clipboard (Fixture *fixture)
   ClipboardRead read = { NULL, FALSE };
 
   gdk_clipboard_read_text_async (clipboard, NULL, clipboard_read_cb, &read);
-  g_assert_true (wait_until (clipboard_read_done, &read, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (clipboard_read_done, &read, WAIT_TIMEOUT_S));
   return read.text;
 }
 
@@ -668,7 +645,7 @@ test_window_revoke_while_sharing (Fixture       *fixture,
   GtkListBoxRow *row;
 
   gtk_switch_set_active (share_switch, TRUE);
-  g_assert_true (wait_until (is_sharing, fixture->share, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (is_sharing, fixture->share, WAIT_TIMEOUT_S));
   ticket = g_object_ref (swarm_share_get_ticket (fixture->share));
   session_id = g_strdup (swarm_stored_ticket_get_session_id (ticket));
   g_assert_true (swarm_stored_ticket_get_shared (ticket));
@@ -711,9 +688,9 @@ test_window_ticket_expires (Fixture       *fixture,
   g_assert_true (swarm_share_start (fixture->share, ticket, &error));
   g_assert_no_error (error);
   g_assert_true (gtk_switch_get_active (swarm_window_get_share_switch (fixture->window)));
-  g_assert_true (wait_until (is_sharing, fixture->share, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (is_sharing, fixture->share, WAIT_TIMEOUT_S));
 
-  g_assert_true (wait_until (is_expired_and_stopped, fixture->share, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (is_expired_and_stopped, fixture->share, WAIT_TIMEOUT_S));
   g_assert_null (swarm_share_get_provider (fixture->share));
   g_assert_false (gtk_switch_get_active (swarm_window_get_share_switch (fixture->window)));
   g_assert_cmpstr (gtk_label_get_label (swarm_window_get_state_label (fixture->window)), ==,
@@ -768,7 +745,7 @@ test_window_retrying_shows_error (Fixture       *fixture,
   gtk_switch_set_active (swarm_window_get_share_switch (fixture->window), TRUE);
   g_assert_true (swarm_share_get_running (fixture->share));
   g_assert_null (swarm_share_get_broker (fixture->share));
-  g_assert_true (wait_until (is_retrying, fixture->share, WAIT_TIMEOUT_S));
+  g_assert_true (swarm_test_wait_until (is_retrying, fixture->share, WAIT_TIMEOUT_S));
 
   title = gtk_label_get_label (swarm_window_get_state_label (fixture->window));
   detail = gtk_label_get_label (swarm_window_get_state_detail_label (fixture->window));
