@@ -142,7 +142,7 @@ swarm_broker_session_class_init (SwarmBrokerSessionClass *klass)
   /**
    * SwarmBrokerSession:provider-address:
    *
-   * The provider's address as the broker sees it.  Changes when a provider
+   * The provider's address as seen by the broker.  Changes when a provider
    * with the same token reconnects.
    */
   session_properties[SESSION_PROP_PROVIDER_ADDRESS] =
@@ -506,8 +506,8 @@ request_copy_done_cb (SwarmCopy    *copy,
 
   if (error != NULL)
     {
-      /* A malformed chunked body, while nothing of the response has reached
-       * the worker yet, still gets a proper answer. */
+      /* A malformed chunked body still gets a 400 while no part of the
+       * response has reached the worker. */
       if (g_error_matches (error, SWARM_HTTP_ERROR, SWARM_HTTP_ERROR_BAD_REQUEST) &&
           worker->response_status == 0)
         {
@@ -1003,8 +1003,8 @@ broker_accept_data (SwarmBroker     *self,
   worker->pending = NULL;
   pending_open_free (pending);
 
-  /* The worker owns the data connection now and forgets it when the
-   * tunnel ends. */
+  /* The worker owns the data connection now, and removes it from the
+   * broker's table when the tunnel ends. */
   worker_tunnel_attached (worker, connection);
 }
 
@@ -1192,7 +1192,7 @@ broker_accept_provider (SwarmBroker     *self,
 
   if (session != NULL && !swarm_token_equal (line->token, session->token))
     {
-      /* Nobody takes over a session by knowing its name. */
+      /* Knowing a session's name is not enough to take it over. */
       broker_log_rejection (self, "Rejected provider registration from %s for session %s: "
                             "the session is registered with another token",
                             connection->peer, line->session_id);

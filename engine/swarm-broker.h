@@ -11,14 +11,14 @@
 G_BEGIN_DECLS
 
 /* Default time in milliseconds that a worker waits for the provider to
- * answer OPEN and attach a data connection before it gets 504. */
+ * reply to OPEN and attach a data connection before it gets 504. */
 #define SWARM_BROKER_DEFAULT_OPEN_TIMEOUT_MS 20000
 
 #define SWARM_TYPE_BROKER_SESSION (swarm_broker_session_get_type ())
 G_DECLARE_FINAL_TYPE (SwarmBrokerSession, swarm_broker_session, SWARM, BROKER_SESSION, GObject)
 
 const char *swarm_broker_session_get_session_id       (SwarmBrokerSession *self);
-/* The provider's address as the broker sees it, "host:port". */
+/* The provider's address as seen by the broker, "host:port". */
 const char *swarm_broker_session_get_provider_address (SwarmBrokerSession *self);
 /* Wall-clock time of registration, in microseconds since the epoch. */
 gint64      swarm_broker_session_get_connected_since  (SwarmBrokerSession *self);

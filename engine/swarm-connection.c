@@ -32,8 +32,8 @@
 
 /* After a response that ends the connection, the peer may still be sending
  * its request body.  Closing with unread input makes the kernel send a
- * reset, which can destroy the response before the peer reads it, so the
- * connection first shuts down its write side and discards input for up to
+ * reset, which can destroy the response before the peer reads it.  So the
+ * connection first shuts down its write side and discards input, for up to
  * LINGER_TIMEOUT_MS or LINGER_MAX_BYTES, whichever comes first. */
 #define LINGER_TIMEOUT_MS 2000
 #define LINGER_MAX_BYTES (1024 * 1024)
@@ -173,7 +173,7 @@ read_unit_timeout_cb (gpointer user_data)
 
   data->timed_out = TRUE;
   g_clear_pointer (&data->timeout_source, g_source_unref);
-  /* The pending read sees the cancellation and reports the timeout. */
+  /* The pending read fails with a cancellation and reports the timeout. */
   if (self->read_cancellable != NULL)
     g_cancellable_cancel (self->read_cancellable);
 

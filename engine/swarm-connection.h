@@ -1,9 +1,9 @@
 /* swarm-connection.h: a socket connection with an input buffer and a write queue
  *
  * Private to the engine.  Heads and control lines are read into `input`
- * until a framing function finds a complete unit; whatever arrives after it
- * stays in `input` and belongs to the stream (a request body, the next
- * request, early tunnel bytes).  Writes of lines and error responses are
+ * until a framing function finds a complete unit.  Whatever arrives after
+ * it stays in `input`, because it belongs to the stream: a request body,
+ * the next request, or early tunnel bytes.  Writes of lines and error responses are
  * queued, so several callers may send without waiting for each other.
  */
 #pragma once
@@ -76,8 +76,8 @@ void             swarm_connection_send         (SwarmConnection   *self,
 void             swarm_connection_send_text    (SwarmConnection   *self,
                                                 const char        *text);
 /* Closes the connection once the write queue is empty, first shutting down
- * its write side and discarding late input for a moment, so the peer sees
- * the last bytes and not a reset. */
+ * its write side and discarding late input for a moment, so the peer
+ * receives the last bytes and not a reset. */
 void             swarm_connection_close_after_flush (SwarmConnection *self);
 /* Closes the connection now; queued writes are dropped. */
 void             swarm_connection_close        (SwarmConnection   *self);

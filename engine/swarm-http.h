@@ -34,7 +34,7 @@ typedef enum {
 
 /* Returns the length of the head at the start of `buffer`, up to and
  * including the empty line that ends it ("\r\n\r\n" or a bare "\n\n"), or 0
- * when the buffer holds no complete head yet. */
+ * when the buffer contains no complete head yet. */
 gsize swarm_http_find_head_end (const char *buffer,
                                 gsize       length);
 

@@ -18,7 +18,7 @@
  * a PROVIDER or DATA line.  When it runs out the attempt counts as failed. */
 #define BROKER_HANDSHAKE_TIMEOUT_MS 10000
 
-/* Longest single wait for a ticket's expiry, in seconds. */
+/* Maximum single wait for a ticket's expiry, in seconds. */
 #define EXPIRY_STEP_S (24 * 60 * 60)
 
 typedef struct _Open Open;
@@ -292,7 +292,7 @@ data_connect_cb (GObject      *object,
 static void open_try_next_address (Open *open);
 
 /* Returns the cause of a failed connect in a few words.  GIO's own message
- * repeats "Could not connect to ADDRESS", which the caller already says. */
+ * repeats "Could not connect to ADDRESS", which the caller's text contains. */
 static const char *
 describe_connect_error (const GError *error)
 {
@@ -359,8 +359,8 @@ target_connect_cb (GObject      *object,
         }
 
       {
-        /* The broker's response names the target already; the reason says
-         * only what went wrong. */
+        /* The broker's response names the target already, so the reason
+         * gives only what went wrong. */
         g_autofree char *reason = g_strdup_printf ("could not connect: %s",
                                                    describe_connect_error (error));
         open_fail (open, reason);

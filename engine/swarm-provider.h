@@ -1,7 +1,7 @@
 /* swarm-provider.h: the side that shares its egress
  *
  * Connects out to a broker, registers a session over a control connection and
- * answers each OPEN by connecting to the target, attaching a data connection
+ * handles each OPEN by connecting to the target, attaching a data connection
  * and relaying.  Reconnects with exponential backoff and jitter when the
  * broker goes away.
  */
@@ -14,7 +14,7 @@
 G_BEGIN_DECLS
 
 /* Time in milliseconds that the provider gives a target to accept a
- * connection before it answers FAILED. */
+ * connection before it replies FAILED. */
 #define SWARM_PROVIDER_CONNECT_TIMEOUT_MS 10000
 /* Reconnect delays in milliseconds: the first retry, and the ceiling the
  * doubling stops at.  Each delay gets up to 25 % random jitter. */

@@ -31,9 +31,8 @@
 #define HAVE_SPLICE 1
 #endif
 
-/* Largest amount moved by one splice or read, in bytes.  64 KiB is the
- * default pipe capacity on Linux, so a splice into an empty pipe never
- * blocks halfway. */
+/* Largest read into user space, in bytes, and the pipe capacity assumed
+ * when the kernel refuses BULK_PIPE_SIZE: 64 KiB is Linux's default. */
 #define COPY_CHUNK (64 * 1024)
 
 /* Pipe capacity in bytes asked for once a copy has become a bulk transfer,
@@ -408,8 +407,9 @@ fill_pipe (SwarmCopy *self)
       self->pipe_size = size > 0 ? (gsize) size : COPY_CHUNK;
     }
 
-  /* A splice into an empty pipe never exceeds its capacity, so it never
-   * blocks halfway. */
+  /* pump() fills the pipe only after draining it, and a splice of at most
+   * the capacity into an empty pipe cannot stop halfway for want of room. */
+  g_assert (self->in_pipe == 0);
   want = self->pipe_size;
 
   if (self->remaining >= 0)
@@ -681,8 +681,8 @@ down_progress_cb (gsize    n_bytes,
     swarm_tunnel_add_bytes_down (self->tunnel, n_bytes);
 }
 
-/* Calls back once the tunnel has ended, but never from inside
- * swarm_relay_start(), whose caller still holds the relay. */
+/* Calls back once the tunnel has ended, but not from inside
+ * swarm_relay_start(), whose caller still uses the relay afterwards. */
 static void
 relay_maybe_finish (SwarmRelay *self)
 {

@@ -32,9 +32,9 @@ typedef void (*SwarmCopyDoneFunc)     (SwarmCopy    *copy,
                                        gpointer      user_data);
 
 /* Copies from `source` to `sink`, waiting for them through their watches
- * in `poller`.  The source's `input` contains bytes already read; the copy
- * takes the body's share from its front and leaves the rest there (for a
- * chunked body it also puts back whatever it reads past the end). */
+ * in `poller`.  The source's `input` contains bytes already read.  The copy
+ * takes the body's share from its front and leaves the rest there, and
+ * after a chunked body it also puts back whatever it read past the end. */
 SwarmCopy *swarm_copy_new          (SwarmPoller     *poller,
                                     SwarmConnection *source,
                                     SwarmConnection *sink);

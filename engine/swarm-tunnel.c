@@ -1,4 +1,4 @@
-/* swarm-tunnel.c: one open tunnel, as the broker or the provider sees it */
+/* swarm-tunnel.c: one open tunnel, on the broker's or the provider's side */
 
 #include "config.h"
 
@@ -125,7 +125,7 @@ swarm_tunnel_class_init (SwarmTunnelClass *klass)
   /**
    * SwarmTunnel:peer:
    *
-   * The other end as this side sees it: the worker's address on the broker,
+   * The other end, as seen from this side: the worker's address on the broker,
    * the broker's address on the provider.
    */
   properties[PROP_PEER] =

@@ -1,4 +1,4 @@
-/* swarm-tunnel.h: one open tunnel, as the broker or the provider sees it
+/* swarm-tunnel.h: one open tunnel, on the broker's or the provider's side
  *
  * A tunnel is a read-only view for user interfaces and --json output: the
  * relay updates its byte counters, and it notifies "bytes-up" and

@@ -218,8 +218,8 @@ class ErrorResponseTest(SwarmTestCase):
                                 [f'Content-Length: {len(body)}'], body)
 
         with socket.create_connection((broker.host, broker.port), timeout=10) as client:
-            # Without credentials the broker answers 407 after the head; the
-            # body still arrives and must be drained, not answered by a reset.
+            # Without credentials the broker sends 407 after the head.  The
+            # body still arrives and must be drained, not met with a reset.
             client.sendall(request)
             client.shutdown(socket.SHUT_WR)
             response = b''

@@ -2,7 +2,7 @@
  *
  * An application may run the broker in a thread with a pushed
  * thread-default GMainContext.  Every timer must fire there, not on the
- * global default context that nobody iterates in that case.
+ * global default context, which no one iterates in that case.
  */
 
 #include "config.h"
@@ -121,7 +121,7 @@ test_open_timeout_on_thread_context (void)
     g_cond_wait (&thread.cond, &thread.mutex);
   g_mutex_unlock (&thread.mutex);
 
-  /* A provider that registers and never answers OPEN. */
+  /* A provider that registers and never replies to OPEN. */
   control = connect_blocking (thread.address);
   send_text (control, "PROVIDER context-session context-token\n");
   registration = receive_text (control);
